@@ -1,0 +1,258 @@
+"""Bytes to segments: UNA, character sets, Type-B wrapping, release characters.
+
+Strategy: decode once, then split with `str.split` (C speed) and repair the rare pieces that a
+release character glued together. Segments come out as lists of elements, each a list of
+components with release characters removed. Nothing is upper-cased or flattened; whitespace is
+dropped only *between* segments. The repetition separator is never applied: PAXLST and CUSRES
+define no repeating elements and real sender ids contain `*`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .models import Finding, Severity
+
+Segment = list[list[str]]
+
+# ISO 9735 syntax identifiers -> (Python codec, characters allowed in data or None for "any printable").
+_UNOA = "A-Z0-9 .,\\-()/='+:?!\"%&*;<>"
+_UNOB = "\\x20-\\x7e"
+CHARSETS: dict[str, tuple[str, str | None]] = {
+    "UNOA": ("latin-1", _UNOA),
+    "UNOB": ("latin-1", _UNOB),
+    "UNOC": ("latin-1", None),
+    "UNOD": ("iso8859-2", None),
+    "UNOE": ("iso8859-5", None),
+    "UNOF": ("iso8859-7", None),
+    "UNOG": ("iso8859-3", None),
+    "UNOH": ("iso8859-4", None),
+    "UNOI": ("iso8859-6", None),
+    "UNOJ": ("iso8859-8", None),
+    "UNOK": ("iso8859-9", None),
+    "UNOL": ("iso8859-15", None),
+    "UNOW": ("utf-8", None),
+    "UNOY": ("utf-8", None),
+}
+UNSUPPORTED_CHARSETS = frozenset({"UNOX"})
+
+_TYPEB_HEAD = re.compile(r"\A\s*(?:[A-Z]{2}\s+[A-Z0-9 ]+\r?\n)?\.[A-Z0-9]{7}\b")
+_START = re.compile(r"(?m)^[ \t]*(UNA|UNB|UNH)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Separators:
+    component: str = ":"
+    element: str = "+"
+    decimal: str = "."
+    release: str | None = "?"
+    repetition: str = " "
+    terminator: str = "'"
+
+    def una(self) -> str:
+        return (
+            f"UNA{self.component}{self.element}{self.decimal}{self.release or ' '}"
+            f"{self.repetition}{self.terminator}"
+        )
+
+
+DEFAULT = Separators()
+UNOB_DEFAULT = Separators(component="\x1f", element="\x1d", release=None, terminator="\x1c")
+
+
+@dataclass(slots=True)
+class Lexed:
+    """Segments plus what the lexer learned about the interchange."""
+
+    segments: list[Segment]
+    separators: Separators
+    has_una: bool
+    syntax_id: str | None
+    findings: list[Finding] = field(default_factory=list)
+    text: str = ""
+
+
+def _finding(rule: str, sev: Severity, msg: str, pos: int | None = None, code: int | None = None,
+             tag: str | None = None, value: str | None = None) -> Finding:
+    return Finding(rule=rule, severity=sev, message=msg, segment_position=pos, contrl_error=code,
+                   segment_tag=tag, level="interchange", value=value)
+
+
+def split_released(s: str, sep: str, rel: str | None) -> list[str]:
+    """Split on `sep` except where a release character (odd run) stands before it."""
+    parts = s.split(sep)
+    if rel is None or rel not in s:
+        return parts
+    out: list[str] = []
+    carry: str | None = None
+    for p in parts:
+        if carry is not None:
+            p = carry + sep + p
+            carry = None
+        if p.endswith(rel) and (len(p) - len(p.rstrip(rel))) % 2:
+            carry = p
+            continue
+        out.append(p)
+    if carry is not None:
+        out.append(carry)
+    return out
+
+
+def _unescape_fn(rel: str) -> re.Pattern[str]:
+    return re.compile(re.escape(rel) + r"(.)", re.S)
+
+
+def _detect_separators(text: str) -> tuple[Separators, bool, int, list[Finding]]:
+    """Return the separators, whether UNA was present, and where the segments start."""
+    findings: list[Finding] = []
+    if text.startswith("UNA"):
+        if len(text) < 9:
+            findings.append(_finding("SYN-UNA", Severity.ERROR, "UNA is shorter than 9 characters",
+                                     1, 20, "UNA"))
+            return DEFAULT, True, len(text), findings
+        c, e, d, r, rep, t = text[3:9]
+        rel = None if r == " " else r
+        chars = [c, e, d, t] + ([rel] if rel else [])
+        if len(set(chars)) != len(chars):
+            findings.append(_finding("SYN-UNA", Severity.ERROR,
+                                     "UNA uses the same character for two functions", 1, 20, "UNA",
+                                     text[:9]))
+        return Separators(c, e, d, rel, rep, t), True, 9, findings
+    if text.startswith("UNB\x1d") or text.startswith("UNH\x1d"):
+        return UNOB_DEFAULT, False, 0, findings
+    return DEFAULT, False, 0, findings
+
+
+def _strip_wrapping(text: str) -> tuple[str, list[Finding]]:
+    """Drop a Type-B teletype header (and anything before the first service segment)."""
+    findings: list[Finding] = []
+    m = _START.search(text)
+    if m is None:
+        return text.lstrip(), findings
+    head = text[: m.start(1)]
+    if head.strip():
+        if _TYPEB_HEAD.match(head):
+            findings.append(_finding("ENV-TYPEB", Severity.INFO,
+                                     "Type-B teletype envelope stripped before the interchange"))
+        else:
+            findings.append(_finding("ENV-JUNK-BEFORE", Severity.WARNING,
+                                     "data before the first service segment was ignored"))
+    return text[m.start(1):], findings
+
+
+def decode(data: bytes) -> tuple[str, str | None, list[Finding]]:
+    """Decode by the UNB syntax identifier; latin-1 first because separators are ASCII."""
+    text = data.decode("latin-1")
+    findings: list[Finding] = []
+    m = re.search(r"UNB(.)([A-Z0-9]{4})", text[:400])
+    syntax_id = m.group(2) if m else None
+    if syntax_id in CHARSETS:
+        codec = CHARSETS[syntax_id][0]
+        if codec != "latin-1":
+            try:
+                text = data.decode(codec)
+            except UnicodeDecodeError as exc:
+                text = data.decode(codec, errors="replace")
+                findings.append(_finding("SYN-ENCODING", Severity.ERROR,
+                                         f"bytes not valid in {syntax_id} ({codec}) at offset {exc.start}",
+                                         code=21))
+    return text, syntax_id, findings
+
+
+def lex(data: bytes | str) -> Lexed:
+    """Split an input into segments, recording every syntax problem met on the way."""
+    if isinstance(data, bytes):
+        text, syntax_id, findings = decode(data)
+    else:
+        text, syntax_id, findings = data, None, []
+        m = re.search(r"UNB(.)([A-Z0-9]{4})", text[:400])
+        syntax_id = m.group(2) if m else None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    text, wrap_findings = _strip_wrapping(text)
+    findings.extend(wrap_findings)
+    seps, has_una, start, una_findings = _detect_separators(text)
+    findings.extend(una_findings)
+    body = text[start:]
+    term, elem, comp, rel = seps.terminator, seps.element, seps.component, seps.release
+
+    if elem not in body[:200] and body[:3] in ("UNB", "UNH") and not has_una:
+        findings.append(_finding("SYN-SEPARATORS", Severity.ERROR,
+                                 "no UNA and the default separators do not split this input", 1, 20))
+
+    raw_segments = split_released(body, term, rel)
+    last = raw_segments[-1].strip() if raw_segments else ""
+    if last:
+        # Text after the final terminator: a truncated segment, or a missing terminator.
+        findings.append(_finding("SYN-TRUNCATED", Severity.ERROR,
+                                 "input ends inside a segment (no segment terminator)",
+                                 len(raw_segments), 13, last[:3]))
+    segments: list[Segment] = []
+    append = segments.append
+    unescape = _unescape_fn(rel).sub if rel else None
+    released_end = False
+    for raw in raw_segments:
+        s = raw.lstrip(" \r\n\t")
+        if not s:
+            continue
+        if rel is None or rel not in s:
+            els = s.split(elem)
+            seg = [e.split(comp) for e in els]
+        else:
+            seg = []
+            for e in split_released(s, elem, rel):
+                comps = split_released(e, comp, rel)
+                cleaned = []
+                for c in comps:
+                    if rel in c:
+                        if (len(c) - len(c.rstrip(rel))) % 2:
+                            released_end = True
+                        c = unescape(r"\1", c) if unescape else c
+                    cleaned.append(c)
+                seg.append(cleaned)
+        tag = seg[0][0]
+        if len(tag) != 3 or not tag.isalpha() or not tag.isupper():
+            fixed = tag.strip()
+            pos = len(segments) + 1
+            if len(fixed) == 3 and fixed.isalpha() and fixed.isupper():
+                findings.append(_finding("SYN-TAG-SPACE", Severity.WARNING,
+                                         "segment tag has surrounding spaces", pos, 12, fixed))
+                seg[0][0] = fixed
+            else:
+                findings.append(_finding("SYN-TAG", Severity.ERROR,
+                                         "segment tag is not three upper-case letters", pos, 12,
+                                         value=tag[:20]))
+        append(seg)
+    if released_end:
+        findings.append(_finding("SYN-RELEASE", Severity.ERROR,
+                                 "release character stands before nothing", None, 22))
+    lexed = Lexed(segments, seps, has_una, syntax_id, findings, body)
+    return lexed
+
+
+def check_repertoire(lexed: Lexed, syntax_id: str) -> list[Finding]:
+    """Flag characters outside the declared repertoire (CONTRL 21), by segment."""
+    allowed = CHARSETS.get(syntax_id, ("", None))[1]
+    seps = lexed.separators
+    service = "".join(re.escape(c) for c in
+                      (seps.component, seps.element, seps.terminator, seps.release or "") if c)
+    if allowed is not None:
+        bad = re.compile(f"[^{allowed}{service}\\r\\n\\t]")
+    else:
+        bad = _CONTROL
+    if not bad.search(lexed.text):
+        return []
+    out: list[Finding] = []
+    for pos, seg in enumerate(lexed.segments, 1):
+        for i, el in enumerate(seg):
+            for j, c in enumerate(el):
+                if bad.search(c):
+                    out.append(Finding(
+                        rule="SYN-CHARSET", severity=Severity.ERROR, contrl_error=21,
+                        message=f"characters outside the {syntax_id} repertoire",
+                        segment_position=pos, segment_tag=seg[0][0], element=i, component=j + 1,
+                        level="interchange"))
+                    break
+    return out

@@ -1,0 +1,290 @@
+"""PAXLST message body to a Manifest.
+
+Strategy: one pass, a small state machine (header → legs → travellers → documents), dispatch
+by tag, plain dicts, and one `Manifest.model_validate` at the end. The MIG's group order
+(NAD ATT DTM MEA GEI FTX LOC COM EMP NAT RFF, then DOC groups) is checked as we go, tolerating
+missing segments but reporting reordering. Values stay as sent; derived values sit beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ._codelists import ROLES
+from ._dates import local_to_utc, to_date, to_datetime
+from ._envelope import RawMessage
+from ._lexer import Segment
+from ._names import normalise
+from .models import Finding, Manifest, Severity
+
+# Rank of each tag inside the traveller group (SG4), for order checks.
+_SG4_ORDER = {"NAD": 0, "ATT": 1, "DTM": 2, "MEA": 3, "GEI": 4, "FTX": 5, "LOC": 6, "COM": 7, "EMP": 8,
+              "NAT": 9, "RFF": 10, "DOC": 11}
+
+
+def _v(seg: Segment, i: int, j: int = 0) -> str | None:
+    if len(seg) > i:
+        el = seg[i]
+        if len(el) > j:
+            v = el[j]
+            return v if v else None
+    return None
+
+
+def _f(rule: str, sev: Severity, msg: str, pos: int, tag: str, ref: str, code: int | None = None,
+       value: str | None = None, element: int | None = None) -> Finding:
+    return Finding(rule=rule, severity=sev, message=msg, segment_position=pos, segment_tag=tag,
+                   contrl_error=code, message_ref=ref, value=value, element=element, level="message")
+
+
+def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Finding]]:
+    """Read one PAXLST body. `reference` resolves two-digit years before any flight date is known."""
+    ref = msg.header.message_ref
+    findings: list[Finding] = []
+    m: dict[str, Any] = {"header": msg.header, "legs": [], "travellers": [], "totals": {}}
+    if msg.header.sequence is not None:
+        m["parts"] = [msg.header.sequence]
+        m["complete"] = msg.header.sequence_flag == "F" or msg.header.sequence_flag is None and \
+            msg.header.sequence == 1
+    legs: list[dict[str, Any]] = m["legs"]
+    travellers: list[dict[str, Any]] = m["travellers"]
+    leg: dict[str, Any] | None = None
+    stop: dict[str, Any] | None = None
+    trav: dict[str, Any] | None = None
+    doc: dict[str, Any] | None = None
+    contacts_target: list[dict[str, Any]] | None = None
+    rank = -1
+    travel_day = reference
+    pos = 0
+    for seg in msg.segments:
+        pos += 1
+        tag = seg[0][0]
+        if trav is not None and doc is None and tag in _SG4_ORDER:
+            r = _SG4_ORDER[tag]
+            if r < rank and tag != "NAD":
+                findings.append(_f("STR-SG4-ORDER", Severity.WARNING,
+                                   f"{tag} out of the MIG order inside the traveller group", pos, tag, ref,
+                                   code=15))
+            rank = r
+        if tag == "NAD":
+            function = _v(seg, 1) or ""
+            if function == "MS" or (trav is None and leg is None and function not in ROLES):
+                party = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2), "contacts": []}
+                m["reporting_party"] = party
+                contacts_target = party["contacts"]
+                continue
+            doc = None
+            rank = 0
+            name = seg[4] if len(seg) > 4 else []
+            surname = name[0] if name and name[0] else None
+            given = [x for x in name[1:] if x]
+            trav = {
+                "role": ROLES.get(function, "other"), "party_function": function,
+                "surname": surname, "given_names": given, "name": normalise(surname, given),
+                "references": {}, "documents": [], "contacts": [], "bag_tags": [],
+                "segment_position": pos,
+            }
+            if len(seg) > 5 and any(any(c for c in el) for el in seg[5:]):
+                trav["address"] = {"street": _v(seg, 5), "city": _v(seg, 6), "sub_entity": _v(seg, 7),
+                                   "postcode": _v(seg, 8), "country": _v(seg, 9)}
+            if surname is None:
+                findings.append(_f("DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname",
+                                   pos, tag, ref, code=13, element=4))
+            contacts_target = trav["contacts"]
+            travellers.append(trav)
+            stop = None
+        elif trav is not None:
+            if tag == "DOC":
+                dtype = _v(seg, 1)
+                doc = {"doc_type": dtype, "agency": _v(seg, 1, 2), "number": _v(seg, 2),
+                       "segment_position": pos}
+                trav["documents"].append(doc)
+                if dtype is None:
+                    findings.append(_f("DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
+                                       pos, tag, ref, code=13, element=1))
+                rank = _SG4_ORDER["DOC"]
+            elif tag == "DTM":
+                q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
+                if val is None:
+                    findings.append(_f("DAT-DATE", Severity.ERROR, "DTM without a date", pos, tag, ref, 13))
+                    continue
+                if doc is not None and q in ("36", "182"):
+                    past = q == "182"
+                    d = to_date(val, fmt, travel_day, past=past)
+                    key = "expiry" if q == "36" else "issue_date"
+                    doc[key] = d
+                    doc[key + "_raw"] = val
+                elif q == "329" and doc is None:
+                    d = to_date(val, fmt, travel_day, past=True)
+                    trav["date_of_birth"] = d
+                    trav["date_of_birth_raw"] = val
+                else:
+                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"DTM qualifier {q} not expected "
+                                       "here", pos, tag, ref, code=14, value=q))
+                    continue
+                if d is None:
+                    findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date",
+                                       pos, tag, ref, code=12, value=val, element=1))
+            elif tag == "LOC":
+                q, place = _v(seg, 1), _v(seg, 2)
+                if doc is not None and q == "91":
+                    doc["issuing_state"] = place
+                elif q == "178":
+                    trav["embarkation"] = place
+                elif q == "179":
+                    trav["debarkation"] = place
+                elif q == "22":
+                    trav["clearance"] = place
+                elif q == "174":
+                    trav["residence_country"] = place
+                elif q == "180":
+                    trav["birth_country"] = place
+                    text = _v(seg, 2, 3) or _v(seg, 3, 3) or _v(seg, 3, 0)
+                    trav["birth_place"] = text
+                else:
+                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"LOC qualifier {q} not expected "
+                                       "here", pos, tag, ref, code=14, value=q))
+            elif tag == "ATT":
+                trav["gender"] = _v(seg, 3)
+            elif tag == "NAT":
+                trav["nationality"] = _v(seg, 2)
+            elif tag == "RFF":
+                q, val = _v(seg, 1), _v(seg, 1, 1)
+                if q and val:
+                    trav["references"].setdefault(q, []).append(val)
+            elif tag == "GEI":
+                code = _v(seg, 2)
+                trav["verified"] = code in ("173", "ZZZ") if code in ("173", "174", "ZZZ") else None
+            elif tag == "EMP":
+                trav["crew_function"] = _v(seg, 2)
+            elif tag == "COM":
+                trav["contacts"].extend(
+                    {"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
+                    for el in seg[1:] if el and el[0])
+            elif tag == "MEA":
+                q = _v(seg, 1)
+                el = seg[3] if len(seg) > 3 else []
+                unit = el[0] if len(el) > 1 else None
+                raw = el[1] if len(el) > 1 else (el[0] if el else "")
+                try:
+                    num = float(raw)
+                except ValueError:
+                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
+                                       pos, tag, ref, 37, value=raw, element=3))
+                    continue
+                if q == "CT":
+                    trav["bag_count"] = int(num)
+                elif q == "WT":
+                    trav["bag_weight"] = num
+                    trav["bag_weight_unit"] = unit
+            elif tag == "FTX":
+                if _v(seg, 1) == "BAG" and _v(seg, 4):
+                    cnt = _v(seg, 4, 1)
+                    trav["bag_tags"].append({"first_tag": _v(seg, 4),
+                                             "count": int(cnt) if cnt and cnt.isdigit() else None})
+            elif tag == "CNT":
+                _read_cnt(seg, m, findings, pos, ref)
+                trav = None
+                doc = None
+            elif tag == "UNT":
+                pass
+            else:
+                findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in a traveller group",
+                                   pos, tag, ref, code=15))
+        elif tag == "TDT":
+            leg = {"transport_stage": _v(seg, 1) or "", "flight_id": _v(seg, 2), "carrier": _v(seg, 5),
+                   "stops": [], "segment_position": pos}
+            fid = leg["flight_id"]
+            if fid:
+                carrier = leg["carrier"] or fid[:2]
+                leg["carrier"] = leg["carrier"] or carrier
+                if fid.startswith(carrier):
+                    leg["flight_number"] = fid[len(carrier):] or None
+            legs.append(leg)
+            stop = None
+        elif tag == "LOC" and leg is not None:
+            stop = {"qualifier": _v(seg, 1) or "", "airport": _v(seg, 2) or "", "segment_position": pos}
+            leg["stops"].append(stop)
+        elif tag == "DTM" and leg is not None:
+            q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
+            if stop is None:
+                findings.append(_f("STR-UNEXPECTED", Severity.WARNING, "DTM in a flight leg before any LOC",
+                                   pos, tag, ref, 15))
+                continue
+            t = to_datetime(val or "", fmt, reference)
+            if t is None:
+                findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time",
+                                   pos, tag, ref, 12, value=val, element=1))
+                continue
+            stop["time_qualifier"] = q
+            stop["local_time"] = t
+            stop["utc_time"] = local_to_utc(t, stop["airport"])
+            if q == "189":
+                travel_day = t.date()
+        elif tag == "BGM":
+            m["document_code"] = _v(seg, 1)
+            m["document_id"] = _v(seg, 2)
+        elif tag == "RFF":
+            if _v(seg, 1) == "TN":
+                m["transaction_ref"] = _v(seg, 1, 1)
+                m["transaction_revision"] = _v(seg, 1, 4)
+        elif tag == "COM":
+            if contacts_target is not None:
+                contacts_target.extend({"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
+                                       for el in seg[1:] if el and el[0])
+        elif tag == "CNT":
+            _read_cnt(seg, m, findings, pos, ref)
+        elif tag in ("UNH", "UNT", "DTM", "LOC"):
+            pass
+        else:
+            findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in the message header",
+                               pos, tag, ref, code=15))
+    for lg in legs:
+        _derive_leg(lg)
+    manifest = Manifest.model_validate(m)
+    return manifest, findings
+
+
+def _read_cnt(seg: Segment, m: dict[str, Any], findings: list[Finding], pos: int, ref: str) -> None:
+    q, val = _v(seg, 1), _v(seg, 1, 1)
+    if val is None or not val.isdigit():
+        findings.append(_f("DAT-CNT", Severity.ERROR, f"CNT {q} has no numeric count (qualifier:count)",
+                           pos, "CNT", ref, 13, element=1, value=":".join(seg[1]) if len(seg) > 1 else None))
+        return
+    if q == "42":
+        m["totals"]["passengers"] = int(val)
+    elif q == "41":
+        m["totals"]["crew"] = int(val)
+    else:
+        findings.append(_f("COD-CNT", Severity.ERROR, f"CNT qualifier {q} is not 41 (crew) or 42 (passengers)",
+                           pos, "CNT", ref, 12, value=q, element=1))
+
+
+def _derive_leg(leg: dict[str, Any]) -> None:
+    """Departure and arrival of a leg from its stops: 125/87, or a 92 chain (189 then 232)."""
+    stops = leg["stops"]
+    dep = next((s for s in stops if s["qualifier"] == "125"), None)
+    arr = next((s for s in stops if s["qualifier"] == "87"), None)
+    if dep is None:
+        dep = next((s for s in stops if s["qualifier"] == "92" and s.get("time_qualifier") == "189"), None)
+    if arr is None:
+        arr = next((s for s in reversed(stops) if s["qualifier"] == "92" and s.get("time_qualifier") == "232"),
+                   None)
+    if dep is None:
+        dep = next((s for s in stops if s["qualifier"] == "92"), None)
+    if arr is None:
+        arr = next((s for s in reversed(stops) if s["qualifier"] == "92" and s is not dep), None)
+    if dep is not None:
+        leg["departure_airport"] = dep["airport"]
+        leg["departure_local"] = dep.get("local_time")
+        leg["departure_utc"] = dep.get("utc_time")
+    if arr is not None:
+        leg["arrival_airport"] = arr["airport"]
+        leg["arrival_local"] = arr.get("local_time")
+        leg["arrival_utc"] = arr.get("utc_time")
+    for s in stops:
+        if s["qualifier"] == "130":
+            leg["final_destination"] = s["airport"]
+        elif s["qualifier"] == "22":
+            leg["clearance_airport"] = s["airport"]

@@ -1,0 +1,79 @@
+"""Bytes in, an Interchange out: lexer, envelopes, message bodies, all findings kept.
+
+Strategy: never raise on bad input. Each stage adds findings and passes on what it could read,
+so a broken envelope still yields its travellers and a reason for the carrier.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from ._cusres import read_cusres
+from ._envelope import walk
+from ._lexer import CHARSETS, UNSUPPORTED_CHARSETS, check_repertoire, lex
+from ._paxlst import read_paxlst
+from .models import Finding, Interchange, Severity
+
+
+def read_interchange(data: bytes | str, *, today: date | None = None) -> Interchange:
+    """Read one input (an interchange, or a message fragment) completely."""
+    lexed = lex(data)
+    env = walk(lexed.segments)
+    header = env.header
+    header.separators = lexed.separators.una()[3:]
+    header.has_una = lexed.has_una
+    findings: list[Finding] = list(lexed.findings)
+    findings.extend(env.findings)
+
+    syntax_id = header.syntax_id
+    if syntax_id is not None:
+        if syntax_id in UNSUPPORTED_CHARSETS:
+            findings.append(Finding(rule="SYN-CHARSET-UNSUPPORTED", severity=Severity.ERROR,
+                                    message=f"character set {syntax_id} is not supported", contrl_error=46,
+                                    segment_tag="UNB", segment_position=1, element=1, level="interchange",
+                                    value=syntax_id))
+        elif syntax_id not in CHARSETS:
+            findings.append(Finding(rule="SYN-CHARSET-UNKNOWN", severity=Severity.ERROR,
+                                    message=f"syntax identifier {syntax_id} is not an ISO 9735 identifier",
+                                    contrl_error=2, segment_tag="UNB", segment_position=1, element=1,
+                                    level="interchange", value=syntax_id))
+        else:
+            findings.extend(_to_message_positions(check_repertoire(lexed, syntax_id), env))
+
+    reference = header.prepared.date() if header.prepared else (today or date.today())
+    result = Interchange(header=header)
+    for msg in env.messages:
+        result.messages.append(msg.header)
+        findings.extend(msg.findings)
+        h = msg.header
+        if h.message_type == "PAXLST" and h.version == "D":
+            manifest, f = read_paxlst(msg, reference)
+            result.manifests.append(manifest)
+            findings.extend(f)
+        elif h.message_type == "CUSRES" and h.version == "D":
+            response, f = read_cusres(msg, reference)
+            result.responses.append(response)
+            findings.extend(f)
+        else:
+            what = f"{h.message_type}:{h.version}:{h.release}:{h.agency}"
+            findings.append(Finding(rule="FMT-UNSUPPORTED", severity=Severity.ERROR,
+                                    message=f"message type {what} is not supported (only UN/EDIFACT "
+                                    "PAXLST and CUSRES, directory D)", segment_position=1, segment_tag="UNH",
+                                    element=2, contrl_error=14, message_ref=h.message_ref, value=what))
+    result.findings = findings
+    return result
+
+
+def _to_message_positions(findings: list[Finding], env: object) -> list[Finding]:
+    """Lexer positions count from the start of the input; inside a message CONTRL counts UNH = 1."""
+    messages = getattr(env, "messages", [])
+    for f in findings:
+        if f.segment_position is None:
+            continue
+        for m in messages:
+            if m.start <= f.segment_position < m.start + len(m.segments):
+                f.segment_position = f.segment_position - m.start + 1
+                f.message_ref = m.header.message_ref
+                f.level = "message"
+                break
+    return findings
