@@ -76,6 +76,13 @@ def read_cusres(msg: RawMessage, reference: date) -> tuple[Response, list[Findin
                 flight["departure_airport"] = place
             elif q == "87":
                 flight["arrival_airport"] = place
+            elif q == "92":  # routing airports of a progressive leg: the first departs, the next arrives
+                key = "departure_airport" if "departure_airport" not in flight else "arrival_airport"
+                flight[key] = place
+            else:
+                findings.append(_f("STR-UNEXPECTED", Severity.WARNING,
+                                   f"LOC qualifier {q} in a CUSRES flight is not read", pos, tag, ref,
+                                   code=14, value=q))
         elif tag in ("UNH", "UNT"):
             pass
         else:

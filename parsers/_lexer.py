@@ -10,6 +10,7 @@ define no repeating elements and real sender ids contain `*`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .models import Finding, Severity
@@ -83,7 +84,7 @@ def _finding(rule: str, sev: Severity, msg: str, pos: int | None = None, code: i
 def split_released(s: str, sep: str, rel: str | None) -> list[str]:
     """Split on `sep` except where a release character (odd run) stands before it."""
     parts = s.split(sep)
-    if rel is None or rel not in s:
+    if rel is None or rel + sep not in s:
         return parts
     out: list[str] = []
     carry: str | None = None
@@ -102,6 +103,35 @@ def split_released(s: str, sep: str, rel: str | None) -> list[str]:
 
 def _unescape_fn(rel: str) -> re.Pattern[str]:
     return re.compile(re.escape(rel) + r"(.)", re.S)
+
+
+_KNOWN_TAGS = frozenset({
+    "UNA", "UNB", "UNG", "UNH", "UNT", "UNE", "UNZ", "BGM", "RFF", "DTM", "LOC", "NAD", "COM", "CTA", "TDT",
+    "ATT", "MEA", "GEI", "FTX", "EMP", "NAT", "DOC", "CPI", "QTY", "GID", "CNT", "ERP", "ERC", "UCI", "UCM",
+    "UCS", "UCD", "UCF", "PDT", "UNS",
+})
+
+
+class _SlowSplitter:
+    """Element and component split for the rare segment that holds a release character."""
+
+    def __init__(self, elem: str, comp: str, rel: str, unescape: Callable[[str, str], str]) -> None:
+        self.elem, self.comp, self.rel, self.unescape = elem, comp, rel, unescape
+        self.released_end = False
+
+    def __call__(self, s: str) -> Segment:
+        rel = self.rel
+        seg: Segment = []
+        for e in split_released(s, self.elem, rel):
+            cleaned = []
+            for c in split_released(e, self.comp, rel):
+                if rel in c:
+                    if (len(c) - len(c.rstrip(rel))) % 2:
+                        self.released_end = True
+                    c = self.unescape(r"\1", c)
+                cleaned.append(c)
+            seg.append(cleaned)
+        return seg
 
 
 def _detect_separators(text: str) -> tuple[Separators, bool, int, list[Finding]]:
@@ -182,40 +212,43 @@ def lex(data: bytes | str) -> Lexed:
         findings.append(_finding("SYN-SEPARATORS", Severity.ERROR,
                                  "no UNA and the default separators do not split this input", 1, 20))
 
+    if "\n" in body:
+        # One segment per line is the common layout: drop the line breaks at C speed.
+        body = body.replace(term + "\r\n", term).replace(term + "\n", term)
     raw_segments = split_released(body, term, rel)
     last = raw_segments[-1].strip() if raw_segments else ""
-    if last:
+    if len(raw_segments) == 1 and len(last) > 40:
+        guess = _guess_terminator(body)
+        hint = f"; segments seem to end with {guess!r}, which needs a UNA to declare it" if guess else ""
+        findings.append(_finding("SYN-SEPARATORS", Severity.ERROR,
+                                 f"no segment terminator {term!r} in the input{hint}", 1, 20, last[:3],
+                                 value=guess))
+    elif last:
         # Text after the final terminator: a truncated segment, or a missing terminator.
         findings.append(_finding("SYN-TRUNCATED", Severity.ERROR,
                                  "input ends inside a segment (no segment terminator)",
                                  len(raw_segments), 13, last[:3]))
-    segments: list[Segment] = []
-    append = segments.append
-    unescape = _unescape_fn(rel).sub if rel else None
-    released_end = False
-    for raw in raw_segments:
-        s = raw.lstrip(" \r\n\t")
-        if not s:
-            continue
-        if rel is None or rel not in s:
-            els = s.split(elem)
-            seg = [e.split(comp) for e in els]
-        else:
-            seg = []
-            for e in split_released(s, elem, rel):
-                comps = split_released(e, comp, rel)
-                cleaned = []
-                for c in comps:
-                    if rel in c:
-                        if (len(c) - len(c.rstrip(rel))) % 2:
-                            released_end = True
-                        c = unescape(r"\1", c) if unescape else c
-                    cleaned.append(c)
-                seg.append(cleaned)
+    # Fast path: one comprehension over segments free of release characters (nearly all).
+    ws = " \r\n\t"
+    if body[:1] in ws or any(term + c in body for c in ws):  # also "UNA...\nUNB": a break before the first
+        stripped = [r.lstrip(ws) for r in raw_segments]
+    else:
+        stripped = raw_segments
+    if rel is None or rel not in body:
+        segments: list[Segment] = [[e.split(comp) for e in s.split(elem)] for s in stripped if s]
+        released_end = False
+    else:
+        unescape = _unescape_fn(rel).sub
+        slow = _SlowSplitter(elem, comp, rel, unescape)
+        segments = [[e.split(comp) for e in s.split(elem)] if rel not in s else slow(s)
+                    for s in stripped if s]
+        released_end = slow.released_end
+    for pos, seg in enumerate(segments, 1):
         tag = seg[0][0]
+        if tag in _KNOWN_TAGS:
+            continue
         if len(tag) != 3 or not tag.isalpha() or not tag.isupper():
             fixed = tag.strip()
-            pos = len(segments) + 1
             if len(fixed) == 3 and fixed.isalpha() and fixed.isupper():
                 findings.append(_finding("SYN-TAG-SPACE", Severity.WARNING,
                                          "segment tag has surrounding spaces", pos, 12, fixed))
@@ -224,7 +257,6 @@ def lex(data: bytes | str) -> Lexed:
                 findings.append(_finding("SYN-TAG", Severity.ERROR,
                                          "segment tag is not three upper-case letters", pos, 12,
                                          value=tag[:20]))
-        append(seg)
     if released_end:
         findings.append(_finding("SYN-RELEASE", Severity.ERROR,
                                  "release character stands before nothing", None, 22))
@@ -256,3 +288,12 @@ def check_repertoire(lexed: Lexed, syntax_id: str) -> list[Finding]:
                         level="interchange"))
                     break
     return out
+
+
+def _guess_terminator(body: str) -> str | None:
+    """The character that ends most lines, when lines look like segments."""
+    ends = [line.rstrip("\r")[-1:] for line in body.splitlines() if len(line.strip()) > 3]
+    if len(ends) < 3:
+        return None
+    best = max(set(ends), key=ends.count)
+    return best if ends.count(best) >= 0.8 * len(ends) and not best.isalnum() else None

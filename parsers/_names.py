@@ -31,13 +31,13 @@ def matching_key(text: str) -> str:
     return " ".join(tokens)
 
 
-def normalise(surname: str | None, given: list[str]) -> dict[str, str]:
-    s = clean(surname or "")
-    g = " ".join(clean(x) for x in given if x)
-    g = " ".join(g.split())
+def normalise(surname: str | None, given: list[str]) -> tuple[str, str]:
+    """(full name for display, matching key) from the name parts as sent."""
+    s = clean(surname) if surname else ""
+    g = clean(" ".join(given)) if given else ""
     if s.upper() in _PLACEHOLDERS:
         s = ""
     if g.upper() in _PLACEHOLDERS:
         g = ""
-    full = f"{g} {s}".strip()
-    return {"surname": s, "given_names": g, "full_name": full, "matching_key": matching_key(full)}
+    full = f"{g} {s}" if g and s else (g or s)
+    return full, matching_key(full)

@@ -8,6 +8,7 @@ missing segments but reporting reordering. Values stay as sent; derived values s
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -81,10 +82,11 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             given = [x for x in name[1:] if x]
             trav = {
                 "role": ROLES.get(function, "other"), "party_function": function,
-                "surname": surname, "given_names": given, "name": normalise(surname, given),
+                "surname": surname, "given_names": given,
                 "references": {}, "documents": [], "contacts": [], "bag_tags": [],
                 "segment_position": pos,
             }
+            trav["full_name"], trav["matching_key"] = normalise(surname, given)
             if len(seg) > 5 and any(any(c for c in el) for el in seg[5:]):
                 trav["address"] = {"street": _v(seg, 5), "city": _v(seg, 6), "sub_entity": _v(seg, 7),
                                    "postcode": _v(seg, 8), "country": _v(seg, 9)}
@@ -95,6 +97,34 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             travellers.append(trav)
             stop = None
         elif trav is not None:
+            # Fast paths for the commonest well-formed shapes; anything else takes the general code.
+            n = len(seg)
+            if tag == "LOC" and n == 3:
+                q = seg[1][0]
+                if doc is None:
+                    if q == "178":
+                        trav["embarkation"] = seg[2][0] or None
+                        continue
+                    if q == "179":
+                        trav["debarkation"] = seg[2][0] or None
+                        continue
+                elif q == "91":
+                    doc["issuing_state"] = seg[2][0] or None
+                    continue
+            elif tag == "RFF" and n == 2 and len(seg[1]) == 2 and seg[1][0] and seg[1][1]:
+                refs = trav["references"]
+                q = seg[1][0]
+                if q in refs:
+                    refs[q].append(seg[1][1])
+                else:
+                    refs[q] = [seg[1][1]]
+                continue
+            elif tag == "NAT" and n == 3:
+                trav["nationality"] = seg[2][0] or None
+                continue
+            elif tag == "ATT" and n == 4:
+                trav["gender"] = seg[3][0] or None
+                continue
             if tag == "DOC":
                 dtype = _v(seg, 1)
                 doc = {"doc_type": dtype, "agency": _v(seg, 1, 2), "number": _v(seg, 2),
@@ -169,6 +199,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 raw = el[1] if len(el) > 1 else (el[0] if el else "")
                 try:
                     num = float(raw)
+                    if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
+                        raise ValueError(raw)
                 except ValueError:
                     findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
                                        pos, tag, ref, 37, value=raw, element=3))
@@ -180,9 +212,9 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     trav["bag_weight_unit"] = unit
             elif tag == "FTX":
                 if _v(seg, 1) == "BAG" and _v(seg, 4):
-                    cnt = _v(seg, 4, 1)
-                    trav["bag_tags"].append({"first_tag": _v(seg, 4),
-                                             "count": int(cnt) if cnt and cnt.isdigit() else None})
+                    cnt = _v(seg, 4, 1) or ""
+                    count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
+                    trav["bag_tags"].append({"first_tag": _v(seg, 4), "count": count})
             elif tag == "CNT":
                 _read_cnt(seg, m, findings, pos, ref)
                 trav = None
@@ -248,7 +280,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
 
 def _read_cnt(seg: Segment, m: dict[str, Any], findings: list[Finding], pos: int, ref: str) -> None:
     q, val = _v(seg, 1), _v(seg, 1, 1)
-    if val is None or not val.isdigit():
+    if val is None or not (val.isascii() and val.isdigit()):
         findings.append(_f("DAT-CNT", Severity.ERROR, f"CNT {q} has no numeric count (qualifier:count)",
                            pos, "CNT", ref, 13, element=1, value=":".join(seg[1]) if len(seg) > 1 else None))
         return

@@ -60,7 +60,7 @@ class Party(_Model):
     function: str  # MS, ...
     name: str | None = None
     identifier: str | None = None
-    contacts: list[Contact] = []
+    contacts: list[Contact] = Field(default_factory=list)
 
 
 class Stop(_Model):
@@ -87,7 +87,7 @@ class FlightLeg(_Model):
     arrival_utc: datetime | None = None
     final_destination: str | None = None
     clearance_airport: str | None = None
-    stops: list[Stop] = []
+    stops: list[Stop] = Field(default_factory=list)
     segment_position: int | None = None
 
 
@@ -108,21 +108,15 @@ class BagTag(_Model):
     count: int | None = None
 
 
-class NormalisedName(_Model):
-    """Derived from the name as sent; never replaces it."""
-
-    surname: str
-    given_names: str
-    full_name: str
-    matching_key: str  # upper-case ASCII transliteration, tokens sorted
-
-
 class Traveller(_Model):
     role: str  # passenger, crew, transit_passenger, transit_crew, other
     party_function: str  # FL, FM, DDU, DDT, ...
     surname: str | None = None
-    given_names: list[str] = []
-    name: NormalisedName | None = None
+    given_names: list[str] = Field(default_factory=list)
+    # Normalised beside the name as sent: trimmed, spaces collapsed, MRZ fillers and FNU/LNU
+    # placeholders removed ("GIVEN NAMES SURNAME"), and an order-free ASCII matching key.
+    full_name: str | None = None
+    matching_key: str | None = None
     gender: str | None = None
     date_of_birth: date | None = None
     date_of_birth_raw: str | None = None
@@ -133,16 +127,16 @@ class Traveller(_Model):
     birth_country: str | None = None  # LOC 180
     birth_place: str | None = None
     nationality: str | None = None
-    references: dict[str, list[str]] = {}
+    references: dict[str, list[str]] = Field(default_factory=dict)
     verified: bool | None = None  # GEI 173 / 174
     crew_function: str | None = None
     bag_count: int | None = None
     bag_weight: float | None = None
     bag_weight_unit: str | None = None
-    bag_tags: list[BagTag] = []
-    contacts: list[Contact] = []
+    bag_tags: list[BagTag] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
     address: Address | None = None
-    documents: list[TravelDocument] = []
+    documents: list[TravelDocument] = Field(default_factory=list)
     segment_position: int | None = None
 
     @property
@@ -186,9 +180,9 @@ class Manifest(_Model):
     transaction_ref: str | None = None  # RFF+TN
     transaction_revision: str | None = None
     reporting_party: Party | None = None
-    legs: list[FlightLeg] = []
-    travellers: list[Traveller] = []
-    totals: Totals = Totals()
+    legs: list[FlightLeg] = Field(default_factory=list)
+    travellers: list[Traveller] = Field(default_factory=list)
+    totals: Totals = Field(default_factory=Totals)
     parts: list[int] = []  # part sequence numbers merged into this manifest
     complete: bool = True  # the final part (F) has been seen
 
@@ -211,9 +205,9 @@ class ResponseFlight(_Model):
 
 
 class ResponseTraveller(_Model):
-    references: dict[str, list[str]] = {}
+    references: dict[str, list[str]] = Field(default_factory=dict)
     status: str | None = None  # ERC: 0Z, 1Z, 2Z, 4Z
-    text: list[str] = []
+    text: list[str] = Field(default_factory=list)
     segment_position: int | None = None
 
 
@@ -224,10 +218,10 @@ class Response(_Model):
     document_code: str | None = None
     document_id: str | None = None
     transaction_ref: str | None = None
-    flights: list[ResponseFlight] = []
+    flights: list[ResponseFlight] = Field(default_factory=list)
     header_status: str | None = None  # ERP+1 / ERC at header level
-    header_text: list[str] = []
-    travellers: list[ResponseTraveller] = []
+    header_text: list[str] = Field(default_factory=list)
+    travellers: list[ResponseTraveller] = Field(default_factory=list)
 
 
 class InterchangeHeader(_Model):
@@ -250,10 +244,10 @@ class Interchange(_Model):
     """Everything read from one input: the envelope, the messages it carried, and every finding."""
 
     header: InterchangeHeader
-    messages: list[MessageHeader] = []
-    manifests: list[Manifest] = []
-    responses: list[Response] = []
-    findings: list[Finding] = []
+    messages: list[MessageHeader] = Field(default_factory=list)
+    manifests: list[Manifest] = Field(default_factory=list)
+    responses: list[Response] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -12,6 +12,7 @@ from ._cusres import read_cusres
 from ._envelope import walk
 from ._lexer import CHARSETS, UNSUPPORTED_CHARSETS, check_repertoire, lex
 from ._paxlst import read_paxlst
+from ._usedifact import read_usedifact
 from .models import Finding, Interchange, Severity
 
 
@@ -50,6 +51,10 @@ def read_interchange(data: bytes | str, *, today: date | None = None) -> Interch
             manifest, f = read_paxlst(msg, reference)
             result.manifests.append(manifest)
             findings.extend(f)
+        elif h.message_type == "PAXLST" and h.version == "001":
+            manifest, f = read_usedifact(msg, reference)
+            result.manifests.append(manifest)
+            findings.extend(f)
         elif h.message_type == "CUSRES" and h.version == "D":
             response, f = read_cusres(msg, reference)
             result.responses.append(response)
@@ -58,7 +63,7 @@ def read_interchange(data: bytes | str, *, today: date | None = None) -> Interch
             what = f"{h.message_type}:{h.version}:{h.release}:{h.agency}"
             findings.append(Finding(rule="FMT-UNSUPPORTED", severity=Severity.ERROR,
                                     message=f"message type {what} is not supported (only UN/EDIFACT "
-                                    "PAXLST and CUSRES, directory D)", segment_position=1, segment_tag="UNH",
+                                    "PAXLST and CUSRES, directory D, and legacy US PAXLST 001)", segment_position=1, segment_tag="UNH",
                                     element=2, contrl_error=14, message_ref=h.message_ref, value=what))
     result.findings = findings
     return result
