@@ -23,9 +23,7 @@ def read_cusres(msg: RawMessage, reference: date) -> tuple[Response, list[Findin
     flight: dict[str, Any] | None = None
     group: dict[str, Any] | None = None
     level: str | None = None
-    pos = 0
-    for seg in msg.segments:
-        pos += 1
+    for pos, seg in enumerate(msg.segments, 1):
         tag = seg[0][0]
         if tag == "BGM":
             r["document_code"] = _v(seg, 1)

@@ -21,7 +21,7 @@ def parse_digits(value: str, fmt: str | None) -> tuple[int | None, int, int, int
     the two-digit year.
     """
     v = value.strip()
-    if not v.isdigit():
+    if not (v.isascii() and v.isdigit()):  # "¹".isdigit() is True but int("¹") fails
         return None
     n = len(v)
     if fmt in ("102",) or (fmt is None and n == 8):
@@ -44,16 +44,14 @@ def parse_digits(value: str, fmt: str | None) -> tuple[int | None, int, int, int
 def resolve_past(yy: int, month: int, day: int, reference: date) -> date | None:
     """A two-digit year for a birth: the most recent century that keeps the date in the past."""
     year = (reference.year // 100) * 100 + yy
-    try:
-        d = date(year, month, day)
-    except ValueError:
-        return None
-    if d > reference:
-        try:
-            d = date(year - 100, month, day)
+    for candidate in (year, year - 100):
+        try:  # 29 February exists in 2000 but not in 2100: try the other century, not give up
+            d = date(candidate, month, day)
         except ValueError:
-            return None
-    return d
+            continue
+        if d <= reference:
+            return d
+    return None
 
 
 def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
@@ -63,8 +61,8 @@ def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
     for year in (base - 100, base, base + 100):
         try:
             d = date(year, month, day)
-        except ValueError:
-            return None
+        except ValueError:  # 29 February of a non-leap century: another century may still hold it
+            continue
         if best is None or abs((d - reference).days) < abs((best - reference).days):
             best = d
     return best

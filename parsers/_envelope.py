@@ -45,9 +45,10 @@ def _env(rule: str, msg: str, pos: int | None, tag: str, code: int | None,
 
 
 def _count(value: str | None) -> int | None:
-    if value is None or not value.strip().isdigit():
+    v = value.strip() if value is not None else ""
+    if not (v.isascii() and v.isdigit()):  # "¹".isdigit() is True but int("¹") fails
         return None
-    return int(value)
+    return int(v)
 
 
 def parse_unb(seg: Segment, findings: list[Finding], pos: int) -> InterchangeHeader:
@@ -59,7 +60,7 @@ def parse_unb(seg: Segment, findings: list[Finding], pos: int) -> InterchangeHea
         ack_requested=_el(seg, 9, 0) == "1", test=_el(seg, 11, 0) == "1",
     )
     d, t = _el(seg, 4, 0), _el(seg, 4, 1)
-    if d and t and d.isdigit() and t.isdigit() and len(d) in (6, 8) and len(t) == 4:
+    if d and t and (d + t).isascii() and d.isdigit() and t.isdigit() and len(d) in (6, 8) and len(t) == 4:
         year = int(d[:4]) if len(d) == 8 else 2000 + int(d[:2])
         off = 4 if len(d) == 8 else 2
         try:
@@ -86,7 +87,7 @@ def parse_unh(seg: Segment, h: InterchangeHeader) -> MessageHeader:
         version=_el(seg, 2, 1), release=_el(seg, 2, 2), agency=_el(seg, 2, 3),
         association=_el(seg, 2, 4),
         common_access_ref=_el(seg, 3, 0),
-        sequence=int(seq_raw) if seq_raw and seq_raw.isdigit() else None,
+        sequence=int(seq_raw) if seq_raw and seq_raw.isascii() and seq_raw.isdigit() else None,
         sequence_flag=_el(seg, 4, 1),
         sender=h.sender, recipient=h.recipient, interchange_ref=h.control_ref,
         application_ref=h.application_ref,
@@ -166,6 +167,8 @@ def walk(segments: list[Segment]) -> Envelope:
                 findings.append(_env("ENV-UNB-REPEATED", "a second UNB: one interchange per input",
                                      pos, "UNB", 33))
                 continue
+            if idx > 0:  # e.g. UNG or UNH before UNB: the envelope is out of order, not just late
+                findings.append(_env("ENV-UNB-NOT-FIRST", "segments before UNB", pos, "UNB", 33))
             unb_seen = in_unb = True
             header = parse_unb(seg, findings, pos)
         elif tag == "UNG":

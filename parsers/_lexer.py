@@ -142,7 +142,7 @@ def _detect_separators(text: str) -> tuple[Separators, bool, int, list[Finding]]
             findings.append(_finding("SYN-UNA", Severity.ERROR, "UNA is shorter than 9 characters",
                                      1, 20, "UNA"))
             return DEFAULT, True, len(text), findings
-        c, e, d, r, rep, t = text[3:9]
+        c, e, d, r, rep, t = tuple(text[3:9])
         rel = None if r == " " else r
         chars = [c, e, d, t] + ([rel] if rel else [])
         if len(set(chars)) != len(chars):
@@ -270,10 +270,7 @@ def check_repertoire(lexed: Lexed, syntax_id: str) -> list[Finding]:
     seps = lexed.separators
     service = "".join(re.escape(c) for c in
                       (seps.component, seps.element, seps.terminator, seps.release or "") if c)
-    if allowed is not None:
-        bad = re.compile(f"[^{allowed}{service}\\r\\n\\t]")
-    else:
-        bad = _CONTROL
+    bad = re.compile(f"[^{allowed}{service}\\r\\n\\t]") if allowed is not None else _CONTROL
     if not bad.search(lexed.text):
         return []
     out: list[Finding] = []

@@ -46,8 +46,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
     m: dict[str, Any] = {"header": msg.header, "legs": [], "travellers": [], "totals": {}}
     if msg.header.sequence is not None:
         m["parts"] = [msg.header.sequence]
-        m["complete"] = msg.header.sequence_flag == "F" or msg.header.sequence_flag is None and \
-            msg.header.sequence == 1
+        m["complete"] = msg.header.sequence_flag == "F" or (msg.header.sequence_flag is None and \
+            msg.header.sequence == 1)
     legs: list[dict[str, Any]] = m["legs"]
     travellers: list[dict[str, Any]] = m["travellers"]
     leg: dict[str, Any] | None = None
@@ -56,6 +56,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
     doc: dict[str, Any] | None = None
     contacts_target: list[dict[str, Any]] | None = None
     rank = -1
+    q: str | None
     travel_day = reference
     pos = 0
     for seg in msg.segments:
@@ -71,7 +72,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
         if tag == "NAD":
             function = _v(seg, 1) or ""
             if function == "MS" or (trav is None and leg is None and function not in ROLES):
-                party = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2), "contacts": []}
+                party: dict[str, Any] = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2), "contacts": []}
                 m["reporting_party"] = party
                 contacts_target = party["contacts"]
                 continue
@@ -124,6 +125,23 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 continue
             elif tag == "ATT" and n == 4:
                 trav["gender"] = seg[3][0] or None
+                continue
+            elif tag == "DTM" and n == 2 and len(seg[1]) == 2 and seg[1][1]:
+                q, val = seg[1]
+                if q == "329" and doc is None:
+                    trav["date_of_birth"] = d = to_date(val, None, travel_day, past=True)
+                    trav["date_of_birth_raw"] = val
+                elif q == "36" and doc is not None:
+                    doc["expiry"] = d = to_date(val, None, travel_day, past=False)
+                    doc["expiry_raw"] = val
+                else:
+                    d = None
+                if d is not None:
+                    continue
+                # otherwise the general path below reads it again and reports what is wrong
+            elif tag == "GEI" and n == 3:
+                code = seg[2][0]
+                trav["verified"] = True if code == "173" or code == "ZZZ" else False if code == "174" else None
                 continue
             if tag == "DOC":
                 dtype = _v(seg, 1)

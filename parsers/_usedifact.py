@@ -28,9 +28,10 @@ def _place(code: str | None) -> str | None:
 
 def _utc(local: datetime | None, offset: str | None) -> datetime | None:
     """`M05` is five hours behind UTC, `P01` one hour ahead."""
-    if local is None or not offset or len(offset) != 3 or offset[0] not in "MP" or not offset[1:].isdigit():
+    digits = offset[1:] if offset and len(offset) == 3 and offset[0] in "MP" else ""
+    if local is None or not offset or not (digits.isascii() and digits.isdigit()):  # "³5".isdigit()
         return None
-    hours = int(offset[1:]) * (-1 if offset[0] == "M" else 1)
+    hours = int(digits) * (-1 if offset[0] == "M" else 1)
     from datetime import UTC
 
     return (local - timedelta(hours=hours)).replace(tzinfo=UTC)

@@ -67,7 +67,7 @@ def envelope(
 ) -> bytes:
     """Wrap message segment lists (UNH..UNT already included) in UNB/UNG/UNZ with true counts."""
     nl = "\n" if newline else ""
-    date_s = prepared.strftime("%y%m%d" if syntax_version in ("1", "2", "3") else "%y%m%d")
+    date_s = prepared.strftime("%y%m%d")  # 6 digits even in v4, as the WCO MIG examples and carriers do
     time_s = prepared.strftime("%H%M")
     out: list[str] = []
     if una:

@@ -63,7 +63,8 @@ def read_interchange(data: bytes | str, *, today: date | None = None) -> Interch
             what = f"{h.message_type}:{h.version}:{h.release}:{h.agency}"
             findings.append(Finding(rule="FMT-UNSUPPORTED", severity=Severity.ERROR,
                                     message=f"message type {what} is not supported (only UN/EDIFACT "
-                                    "PAXLST and CUSRES, directory D, and legacy US PAXLST 001)", segment_position=1, segment_tag="UNH",
+                                    "PAXLST and CUSRES, directory D, and legacy US PAXLST 001)",
+                                    segment_position=1, segment_tag="UNH",
                                     element=2, contrl_error=14, message_ref=h.message_ref, value=what))
     result.findings = findings
     return result
