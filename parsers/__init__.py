@@ -4,6 +4,7 @@ Bytes in, models and findings out. Everything national is a profile (data), not 
 """
 
 from ._lexer import Separators
+from .assembly import Assembly, assemble
 from .models import (
     Finding,
     FlightLeg,
@@ -16,21 +17,31 @@ from .models import (
     TravelDocument,
     Traveller,
 )
+from .profile import Profile, ProfileError, list_profiles, load_profile
 from .reader import read_interchange
+from .validate import apply_profile, validate_manifest
 from .writer import write_paxlst
 
 __all__ = [
+    "Assembly",
     "Finding",
     "FlightLeg",
     "Interchange",
     "InterchangeHeader",
     "Manifest",
     "MessageHeader",
+    "Profile",
+    "ProfileError",
     "Response",
     "Separators",
     "Severity",
     "TravelDocument",
     "Traveller",
+    "apply_profile",
+    "assemble",
+    "list_profiles",
+    "load_profile",
     "read_interchange",
+    "validate_manifest",
     "write_paxlst",
 ]
