@@ -94,6 +94,9 @@ def parse_unh(seg: Segment, h: InterchangeHeader) -> MessageHeader:
     )
 
 
+_SERVICE = frozenset({"UNT", "UNH", "UNB", "UNZ", "UNG", "UNE"})
+
+
 def walk(segments: list[Segment]) -> Envelope:
     """Cut segments into messages and check every envelope on the way."""
     findings: list[Finding] = []
@@ -118,13 +121,23 @@ def walk(segments: list[Segment]) -> Envelope:
             cur = None
 
     n = len(segments)
-    for idx in range(n):
+    # Visit only the service segments; message bodies between them are taken as slices.
+    boundaries = [i for i, sg in enumerate(segments) if sg[0][0] in _SERVICE]
+    boundaries.append(n)
+    prev = 0
+    for idx in boundaries:
+        if idx > prev:
+            if cur is not None:
+                cur.segments.extend(segments[prev:idx])
+            else:
+                for k in range(prev, idx):
+                    findings.append(_env("ENV-OUTSIDE", "segment outside any message", k + 1, segments[k][0][0], 33))
+        if idx == n:
+            break
+        prev = idx + 1
         seg = segments[idx]
         pos = idx + 1
         tag = seg[0][0]
-        if cur is not None and tag not in ("UNT", "UNH", "UNB", "UNZ", "UNG", "UNE"):
-            cur.segments.append(seg)
-            continue
         if tag == "UNH":
             close_message(pos)
             if not unb_seen and not messages:
@@ -218,8 +231,6 @@ def walk(segments: list[Segment]) -> Envelope:
                 findings.append(_env("ENV-JUNK-AFTER", f"{n - idx - 1} segment(s) after UNZ were ignored",
                                      pos + 1, segments[idx + 1][0][0], 33, sev=Severity.WARNING))
                 break
-        else:
-            findings.append(_env("ENV-OUTSIDE", "segment outside any message", pos, tag, 33))
     close_message(n)
     if in_group:
         findings.append(_env("ENV-UNE-MISSING", "group has no UNE trailer", n, "UNE", 13, level="group"))

@@ -58,13 +58,12 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
     rank = -1
     q: str | None
     travel_day = reference
-    pos = 0
-    for seg in msg.segments:
-        pos += 1
+    order = _SG4_ORDER.get
+    for pos, seg in enumerate(msg.segments, 1):
         tag = seg[0][0]
-        if trav is not None and doc is None and tag in _SG4_ORDER:
-            r = _SG4_ORDER[tag]
-            if r < rank and tag != "NAD":
+        r = order(tag, -1)
+        if r > 0 and doc is None and trav is not None:
+            if r < rank:
                 findings.append(_f("STR-SG4-ORDER", Severity.WARNING,
                                    f"{tag} out of the MIG order inside the traveller group", pos, tag, ref,
                                    code=15))
@@ -72,7 +71,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
         if tag == "NAD":
             function = _v(seg, 1) or ""
             if function == "MS" or (trav is None and leg is None and function not in ROLES):
-                party: dict[str, Any] = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2), "contacts": []}
+                party: dict[str, Any] = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2),
+                                         "contacts": []}
                 m["reporting_party"] = party
                 contacts_target = party["contacts"]
                 continue
@@ -84,8 +84,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             trav = {
                 "role": ROLES.get(function, "other"), "party_function": function,
                 "surname": surname, "given_names": given,
-                "references": {}, "documents": [], "contacts": [], "bag_tags": [],
-                "segment_position": pos,
+                "references": {}, "documents": [], "segment_position": pos,
             }
             trav["full_name"], trav["matching_key"] = normalise(surname, given)
             if len(seg) > 5 and any(any(c for c in el) for el in seg[5:]):
@@ -94,7 +93,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             if surname is None:
                 findings.append(_f("DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname",
                                    pos, tag, ref, code=13, element=4))
-            contacts_target = trav["contacts"]
+            contacts_target = None
             travellers.append(trav)
             stop = None
         elif trav is not None:
@@ -207,7 +206,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             elif tag == "EMP":
                 trav["crew_function"] = _v(seg, 2)
             elif tag == "COM":
-                trav["contacts"].extend(
+                trav.setdefault("contacts", []).extend(
                     {"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
                     for el in seg[1:] if el and el[0])
             elif tag == "MEA":
@@ -232,7 +231,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 if _v(seg, 1) == "BAG" and _v(seg, 4):
                     cnt = _v(seg, 4, 1) or ""
                     count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
-                    trav["bag_tags"].append({"first_tag": _v(seg, 4), "count": count})
+                    trav.setdefault("bag_tags", []).append({"first_tag": _v(seg, 4), "count": count})
             elif tag == "CNT":
                 _read_cnt(seg, m, findings, pos, ref)
                 trav = None
