@@ -57,6 +57,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
     contacts_target: list[dict[str, Any]] | None = None
     rank = -1
     q: str | None
+    val: str | None
+    code: str | None
     travel_day = reference
     order = _SG4_ORDER.get
     for pos, seg in enumerate(msg.segments, 1):
