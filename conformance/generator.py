@@ -23,9 +23,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from parsers import DEFAULT_SEPARATORS as DEFAULT
 from parsers import Manifest, Separators, write_paxlst
-from parsers._lexer import DEFAULT
-from parsers._names import normalise
+from parsers import normalise_name as normalise
 
 from .names import AIRPORTS, CARRIERS, CULTURES, ID_CARD_REGIONS, SCHENGEN, Culture
 

@@ -3,7 +3,10 @@
 Bytes in, models and findings out. Everything national is a profile (data), not code.
 """
 
+from ._lexer import DEFAULT as DEFAULT_SEPARATORS
 from ._lexer import Separators
+from ._names import matching_key
+from ._names import normalise as normalise_name
 from .assembly import Assembly, assemble
 from .models import (
     Finding,
@@ -23,6 +26,7 @@ from .validate import apply_profile, validate_manifest
 from .writer import write_paxlst
 
 __all__ = [
+    "DEFAULT_SEPARATORS",
     "Assembly",
     "Finding",
     "FlightLeg",
@@ -41,6 +45,8 @@ __all__ = [
     "assemble",
     "list_profiles",
     "load_profile",
+    "matching_key",
+    "normalise_name",
     "read_interchange",
     "validate_manifest",
     "write_paxlst",
