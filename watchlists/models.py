@@ -9,6 +9,7 @@ and the tests read the same thing an officer reads.
 
 from __future__ import annotations
 
+import builtins
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,16 +78,16 @@ class WatchlistEntry(_Model):
     id: str
     list: str
     category: Category = Category.INDIVIDUAL
-    names: list[NameVariant] = Field(default_factory=list)
-    dates_of_birth: list[PartialDate] = Field(default_factory=list)
-    nationalities: list[str] = Field(default_factory=list)  # ISO 3166 alpha-2
+    names: builtins.list[NameVariant] = Field(default_factory=builtins.list)
+    dates_of_birth: builtins.list[PartialDate] = Field(default_factory=builtins.list)
+    nationalities: builtins.list[str] = Field(default_factory=builtins.list)  # ISO 3166 alpha-2
     gender: str | None = None  # "M" | "F"
-    documents: list[Document] = Field(default_factory=list)
+    documents: builtins.list[Document] = Field(default_factory=builtins.list)
     source_ref: str | None = None  # e.g. the UN reference number shared by several lists
 
     @property
     def primary_name(self) -> str:
-        return self.names[0].name if self.names else ""
+        return str(self.names[0].name) if self.names else ""
 
 
 class Rejected(_Model):
@@ -135,7 +136,7 @@ class Hit(_Model):
     score: float
     threshold: float
     matched_name: str | None = None
-    explanation: list[FeatureScore] = Field(default_factory=list)
+    explanation: builtins.list[FeatureScore] = Field(default_factory=builtins.list)
 
     def explain(self) -> str:
         """One sentence per feature, for a terminal or an alert."""

@@ -1,0 +1,105 @@
+"""UN Security Council Consolidated List (official XML, `CONSOLIDATED_LIST`).
+
+Strategy: ElementTree over the whole file (2 MB); one entry per INDIVIDUAL or ENTITY keyed by
+REFERENCE_NUMBER (e.g. QDi.001), which other lists (UK) quote back. Name parts FIRST..FOURTH are
+joined in the order given (the order is not always given-then-family; matching is order-free).
+Aliases keep the UN QUALITY: "Low" becomes a weak alias that scores a little lower. Dates of birth
+keep their precision: DATE, YEAR, APPROXIMATELY (widened by a year), BETWEEN FROM_YEAR/TO_YEAR.
+Nationalities are country names in the file and become ISO alpha-2.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from watchlists.countries import to_alpha2
+from watchlists.dates import make_date, parse_date
+from watchlists.loaders.common import LoadResult, clean, content_version, dedupe_names
+from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
+
+LIST_NAME = "UN"
+
+
+def _text(node: ET.Element, tag: str) -> str | None:
+    child = node.find(tag)
+    return clean(child.text) if child is not None else None
+
+
+def _dates(node: ET.Element) -> list[PartialDate]:
+    out: list[PartialDate] = []
+    for dob in node.findall("INDIVIDUAL_DATE_OF_BIRTH"):
+        kind = (_text(dob, "TYPE_OF_DATE") or "EXACT").upper()
+        approximate = kind.startswith("APPROX")
+        date_text, year, y_from, y_to = (_text(dob, t) for t in ("DATE", "YEAR", "FROM_YEAR", "TO_YEAR"))
+        found: PartialDate | None = None
+        if date_text:
+            parsed = parse_date(date_text)
+            if parsed is not None:
+                found = parsed.model_copy(update={"approximate": approximate})
+        elif year and year.isdigit():
+            found = make_date(int(year), approximate=approximate)
+        elif y_from and y_to and y_from.isdigit() and y_to.isdigit():
+            found = make_date(int(y_from), year_to=int(y_to), approximate=approximate)
+        if found is not None and found not in out:
+            out.append(found)
+    return out
+
+
+def _documents(node: ET.Element) -> list[Document]:
+    out: list[Document] = []
+    for doc in node.findall("INDIVIDUAL_DOCUMENT"):
+        number = _text(doc, "NUMBER")
+        if not number:
+            continue
+        kind = (_text(doc, "TYPE_OF_DOCUMENT") or "").lower()
+        doc_type = "passport" if "pas" in kind else "national_id" if "national" in kind else kind or None
+        country = to_alpha2(_text(doc, "ISSUING_COUNTRY") or _text(doc, "COUNTRY_OF_ISSUE"))
+        out.append(Document(number=number, doc_type=doc_type, country=country, note=_text(doc, "NOTE")))
+    return out
+
+
+def _names(node: ET.Element, alias_tag: str) -> list[NameVariant]:
+    parts = [_text(node, t) for t in ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME")]
+    names = [NameVariant(name=" ".join(p for p in parts if p), kind="primary")]
+    for alias in node.findall(alias_tag):
+        alias_name = _text(alias, "ALIAS_NAME")
+        if alias_name:
+            quality = _text(alias, "QUALITY")
+            weak = (quality or "").lower() == "low"
+            names.append(NameVariant(name=alias_name, kind="weak_alias" if weak else "alias", quality=quality))
+    original = _text(node, "NAME_ORIGINAL_SCRIPT")
+    if original:
+        names.append(NameVariant(name=original, kind="original_script"))
+    return dedupe_names(n for n in names if n.name)
+
+
+def load_un_xml(path: Path) -> LoadResult:
+    root = ET.parse(path).getroot()
+    entries: list[WatchlistEntry] = []
+    rejected: list[Rejected] = []
+    groups = (("INDIVIDUALS/INDIVIDUAL", Category.INDIVIDUAL, "INDIVIDUAL_ALIAS"),
+              ("ENTITIES/ENTITY", Category.ENTITY, "ENTITY_ALIAS"))
+    for xpath, category, alias_tag in groups:
+        for position, node in enumerate(root.findall(xpath), start=1):
+            ref = _text(node, "REFERENCE_NUMBER") or _text(node, "DATAID")
+            where = ref or f"{xpath}[{position}]"
+            names = _names(node, alias_tag)
+            if not ref:
+                rejected.append(Rejected(where=where, reason="no REFERENCE_NUMBER or DATAID"))
+                continue
+            if not names:
+                rejected.append(Rejected(where=where, reason="no name"))
+                continue
+            nationalities = [c for v in node.findall("NATIONALITY/VALUE") if (c := to_alpha2(v.text))]
+            gender = (_text(node, "GENDER") or "").lower()
+            entries.append(WatchlistEntry(
+                id=ref, list=LIST_NAME, category=category, names=names,
+                dates_of_birth=_dates(node) if category is Category.INDIVIDUAL else [],
+                nationalities=list(dict.fromkeys(nationalities)),
+                gender="M" if gender == "male" else "F" if gender == "female" else None,
+                documents=_documents(node), source_ref=ref,
+            ))
+    as_of = root.get("dateGenerated")
+    return LoadResult(entries=entries, rejected=rejected, list_name=LIST_NAME,
+                      version=content_version([path]), source_format="un_xml", as_of=as_of)

@@ -1,0 +1,108 @@
+"""Name normalisation: any script, any order, any punctuation to a tuple of upper-case ASCII tokens.
+
+Strategy: the same function runs on list names (once, at index build) and on travellers (on the
+hot path), so it is cheap for the common case (ASCII in, one regex out) and only pays for
+transliteration when the text is not ASCII. Scripts: Han goes through pypinyin, the syllables of
+one written word joined into one token (李小龙 -> LIXIAOLONG; lists write "LI Xiaolong", and the
+index also joins neighbouring tokens, so both meet); Hangul is romanised with anyascii (Revised
+Romanisation) the same way; every
+other script (Arabic, Persian, Cyrillic, Greek, Hebrew, Devanagari, Thai, kana, accented Latin)
+goes through anyascii. Honorifics come off with rigour (OpenSanctions' maintained list) plus a
+short list of titles common on sanctions lists; particles (AL, BIN, VAN, DE ...) are dropped
+because lists attach, detach and omit them at random. MRZ filler `<` is a separator and
+FNU/LNU ("first/last name unknown") are placeholders, not names. Order is not kept meaningful:
+matching compares token multisets.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from anyascii import anyascii
+from pypinyin import lazy_pinyin
+from rigour.names import remove_person_prefixes
+
+# Religious and military titles that sanctions lists and travellers put before names; rigour's
+# list covers the Western honorifics (Mr, Dr, General, ...).
+TITLES = frozenset({
+    "MR", "MRS", "MS", "MISS", "DR", "PROF", "SIR", "SHEIKH", "SHEIK", "SHAYKH", "SHAIKH", "MULLAH",
+    "MULLA", "MAULAVI", "MAWLAWI", "MAULVI", "MOLVI", "MAWLAVI", "MAULANA", "MAWLANA", "HAJI", "HAJJI",
+    "ALHAJI", "ALHAJ", "HADJI", "QARI", "SAYYID", "SAYED", "SYED", "GEN", "COL", "CAPT", "LT", "MAJ",
+})
+# Particles that lists attach ("AL-RAWI"), detach ("AL RAWI") or omit ("RAWI").
+PARTICLES = frozenset({
+    "AL", "EL", "UL", "UD", "UR", "ED", "AD", "AS", "AZ", "BIN", "BINT", "IBN", "BEN", "BENT",
+    "VAN", "VON", "DER", "DEN", "DE", "DA", "DI", "DEL", "DELLA", "DOS", "DAS", "DU", "LA", "LE", "Y",
+})
+# MRZ and data-entry placeholders for a missing name part.
+PLACEHOLDERS = frozenset({"FNU", "LNU", "XXX", "NFN", "NLN", "UNKNOWN", "NONE"})
+STOP_TOKENS = TITLES | PARTICLES | PLACEHOLDERS
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HANGUL = re.compile(r"[\uac00-\ud7a3]+")
+_APOSTROPHES = re.compile(r"['’‘ʼʻ`´]")
+_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
+
+
+def _han_to_pinyin(match: re.Match[str]) -> str:
+    return " " + "".join(lazy_pinyin(match.group(0), errors="ignore")) + " "
+
+
+def _hangul_syllables(match: re.Match[str]) -> str:
+    return " " + "".join(anyascii(ch) for ch in match.group(0)) + " "
+
+
+def to_ascii(text: str) -> str:
+    """Transliterate any script to ASCII (CJK and Hangul one syllable per word)."""
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    if _HAN.search(text):
+        text = _HAN.sub(_han_to_pinyin, text)
+    if _HANGUL.search(text):
+        text = _HANGUL.sub(_hangul_syllables, text)
+    return anyascii(text)
+
+
+def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]:
+    """Upper-case ASCII tokens of a name, without titles, particles, placeholders or initials.
+
+    Falls back to keeping them when nothing else is left, so "AL" alone still means something.
+    """
+    text = remove_person_prefixes(text.replace("<", " "))
+    ascii_text = _APOSTROPHES.sub("", to_ascii(text)).upper()
+    raw = [t for t in _NON_ALNUM.split(ascii_text) if t]
+    if keep_stop_tokens:
+        return tuple(raw)
+    tokens = tuple(t for t in raw if len(t) > 1 and t not in STOP_TOKENS)
+    return tokens or tuple(t for t in raw if t not in PLACEHOLDERS)
+
+
+def mrz_name(text: str) -> tuple[str, str]:
+    """Split an MRZ name field (`SURNAME<<GIVEN<NAMES`) into (surname, given names)."""
+    surname, _, given = text.partition("<<")
+    return surname.replace("<", " ").strip(), given.replace("<", " ").strip()
+
+
+_SCRIPTS = (
+    ("Han", re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")),
+    ("Hangul", _HANGUL),
+    ("Kana", re.compile(r"[\u3040-\u30ff]")),
+    ("Arabic", re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")),
+    ("Cyrillic", re.compile(r"[\u0400-\u04ff]")),
+    ("Greek", re.compile(r"[\u0370-\u03ff]")),
+    ("Hebrew", re.compile(r"[\u0590-\u05ff]")),
+    ("Devanagari", re.compile(r"[\u0900-\u097f]")),
+    ("Thai", re.compile(r"[\u0e00-\u0e7f]")),
+)
+
+
+def script_of(text: str) -> str:
+    """The main non-Latin script of a name, or "Latin"; used for per-script reporting."""
+    if text.isascii():
+        return "Latin"
+    for name, pattern in _SCRIPTS:
+        if pattern.search(text):
+            return name
+    return "Latin"
