@@ -73,6 +73,8 @@ class Profile(BaseModel):
     accept_syntax_ids: frozenset[str] = frozenset()
     mig_associations: frozenset[str] = frozenset({"IATA"})
     max_travellers: int | None = Field(default=None, ge=1)
+    # Interactive API (iAPI): the government answers every request with a CUSRES status per traveller.
+    interactive: bool = False
 
     document_codes: frozenset[str] = MIG_DOCUMENT_CODES
     document_identifiers: frozenset[str] = MIG_DOCUMENT_IDENTIFIERS

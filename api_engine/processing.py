@@ -1,0 +1,600 @@
+"""The processing core the shells call: one input record in, its output events out, state in the store.
+
+Strategy: two halves. The pure, CPU-bound half is module-level and synchronous (`prepare`: read,
+validate, assemble single-part lists, screen, minimise, write CONTRL; `complete_assembly`: merge
+the stored parts of a multi-part list, screen, minimise), so a shell may run it in an executor.
+The I/O half (`Processor.process`) brackets it with the store:
+  1. a record already processed (same source, key and bytes) returns its stored outputs: a replay
+     after a crash re-emits identical events with identical ids and does no new work;
+  2. a malformed input (an error of the envelope or syntax, or nothing readable) yields a
+     negative CONTRL and a dead letter, never an exception;
+  3. a duplicate interchange (same sender + UNB 0020, or same bytes) is acknowledged as a
+     duplicate (CONTRL 0085 = 26) and not processed again;
+  4. otherwise parts are stored per assembly key and merged with the parts already stored, so a
+     restart between parts loses nothing, and a list is emitted once per distinct content;
+  5. state and outputs commit in ONE transaction; only then are the outputs returned (the Kafka
+     shell produces them and commits the offset afterwards: at-least-once in, idempotent out).
+Messages with validation errors are rejected to the carrier in the CONTRL but still stored and
+screened: a border officer must not miss a hit because a carrier sent a bad date. Logs name
+interchange references, senders (carriers) and flight keys only, never a traveller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api_engine.events import (
+    AckEvent,
+    AlertEvent,
+    Counts,
+    DeadLetterEvent,
+    DocumentView,
+    FindingView,
+    FlightRef,
+    HitFeature,
+    IdentityView,
+    InterchangeRef,
+    ManifestEvent,
+    OutputEvent,
+    OutputKind,
+    TravellerView,
+    WatchlistRef,
+    event_id,
+)
+from api_engine.settings import Settings
+from api_engine.store import AssemblyState, Store, StoredOutput
+from parsers import Finding, Interchange, Manifest, Severity, TravelDocument, Traveller, read_interchange
+from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, assemble, part_key
+from parsers.contrl import write_contrl
+from parsers.cusres_writer import cusres_for_manifest, write_cusres
+from parsers.profile import Profile, load_profile
+from parsers.validate import apply_profile
+
+__all__ = [
+    "HitLike", "NoScreener", "OutputEvent", "Processor", "Screened", "Screener", "WatchlistScreener",
+    "complete_assembly", "prepare", "record_id", "screener_from_settings",
+]
+
+log = logging.getLogger("api_engine.processing")
+
+LANE = "border"  # purpose lane (brief §5.5): this pipeline serves border control (Reg. 2025/12)
+_ENVELOPE_PREFIXES = ("SYN-", "ENV-")
+_T = TypeVar("_T")
+
+# iAPI statuses (brief §3.2; a profile matter, China NIA values as implemented by astra).
+IAPI_OK = ("0Z", "OK TO BOARD")
+IAPI_ADVISORY = ("2Z", "ADVISORY - CONTACT AUTHORITY")  # a hit awaits an officer's review (PNR Dir. Art 6(5))
+IAPI_INSUFFICIENT = ("4Z", "INSUFFICIENT DATA - RESEND")
+
+
+# ---- screening: the seam the watchlist engine plugs into -------------------------------------------------
+
+
+class HitLike(Protocol):
+    """What the processor reads from a hit; `traveller_id` is the traveller's index in the manifest."""
+
+    @property
+    def traveller_id(self) -> str: ...
+    @property
+    def entry_id(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+
+
+class Screener(Protocol):
+    """Screens every traveller of a manifest; pure and synchronous (it may run in an executor)."""
+
+    def screen(self, manifest: Manifest) -> Sequence[HitLike]: ...
+
+
+class NoScreener:
+    """No lists loaded: no hits (the lead plugs a real screener in through Settings.watchlists)."""
+
+    def screen(self, manifest: Manifest) -> Sequence[HitLike]:
+        return []
+
+
+class WatchlistScreener:
+    """Adapts `watchlists.Screener` (one query per traveller and document) to a whole manifest."""
+
+    def __init__(self, screener: Any) -> None:
+        self.screener = screener
+
+    def screen(self, manifest: Manifest) -> Sequence[HitLike]:
+        from watchlists import ScreeningQuery
+
+        out: list[HitLike] = []
+        for i, t in enumerate(manifest.travellers):
+            if not (t.surname or t.given_names or t.full_name):
+                continue  # listed by reference only (flight close): nothing to screen
+            docs: list[TravelDocument | None] = [d for d in t.documents if d.number] or [None]
+            best: dict[tuple[str, str], Any] = {}
+            for d in docs:
+                query = ScreeningQuery(
+                    id=str(i), surname=t.surname, given_names=" ".join(t.given_names) or None,
+                    full_name=t.full_name, date_of_birth=t.date_of_birth.isoformat() if t.date_of_birth else None,
+                    nationality=t.nationality, gender=t.gender,
+                    document_number=d.number if d else None, document_country=d.issuing_state if d else None)
+                for hit in self.screener.screen(query):
+                    k = (hit.list, hit.entry_id)
+                    if k not in best or hit.score > best[k].score:
+                        best[k] = hit
+            out.extend(sorted(best.values(), key=lambda h: -h.score))
+        return out
+
+
+def screener_from_settings(settings: Settings) -> Screener:
+    """The watchlists named in Settings.watchlists, loaded once; no lists: no screening."""
+    if not settings.watchlists:
+        return NoScreener()
+    from watchlists import Screener as ListScreener
+    from watchlists import load
+
+    lists = ListScreener()
+    for path in settings.watchlists:
+        diff = lists.replace_list(load(path))
+        log.info("watchlist loaded: %s", diff.summary())
+    return WatchlistScreener(lists)
+
+
+# ---- the pure half ---------------------------------------------------------------------------------------
+
+
+def record_id(value: bytes, key: bytes | None, source: str) -> str:
+    """Identity of one input record: a replay of it is recognised by this."""
+    h = hashlib.sha256()
+    for part in (source.encode(), b"\x1f", (key or b"").hex().encode(), b"\x1f", value):
+        h.update(part)
+    return h.hexdigest()
+
+
+@dataclass
+class Screened:
+    """A manifest ready to store and announce: screened, minimised, with its assembly findings."""
+
+    key: AssemblyKey
+    manifest: Manifest
+    complete: bool
+    findings: list[Finding]
+    hits: list[HitLike]
+    identities: list[IdentityView]
+    digest: str
+    multipart: bool = False
+
+
+@dataclass
+class Prepared:
+    """Everything `prepare` worked out from one input, before the store is consulted."""
+
+    content_hash: str
+    interchange: Interchange | None
+    malformed: list[Finding] = field(default_factory=list)
+    reason: str | None = None
+    contrl: bytes = b""
+    interactive: bool = False
+    singles: list[Screened] = field(default_factory=list)
+    parts: list[Manifest] = field(default_factory=list)
+
+    @property
+    def sender(self) -> str | None:
+        return self.interchange.header.sender if self.interchange else None
+
+    @property
+    def interchange_ref(self) -> str | None:
+        return self.interchange.header.control_ref if self.interchange else None
+
+
+def _identity(t: Traveller) -> IdentityView:
+    """Minimisation (brief §5.5): names, date of birth, nationality, documents; nothing else leaves."""
+    return IdentityView(
+        surname=t.surname, given_names=list(t.given_names), date_of_birth=t.date_of_birth,
+        nationality=t.nationality,
+        documents=[DocumentView(doc_type=d.doc_type, number=d.number, issuing_state=d.issuing_state)
+                   for d in t.documents])
+
+
+def screen_manifest(key: AssemblyKey, manifest: Manifest, complete: bool, findings: list[Finding],
+                    screener: Screener) -> Screened:
+    """Screen (complete lists only) and minimise one manifest."""
+    hits = list(screener.screen(manifest)) if complete else []
+    digest = hashlib.sha256(manifest.model_dump_json().encode()).hexdigest()
+    return Screened(key=key, manifest=manifest, complete=complete, findings=findings, hits=hits,
+                    identities=[_identity(t) for t in manifest.travellers], digest=digest)
+
+
+def _is_part(m: Manifest) -> bool:
+    h = m.header
+    return h.sequence is not None and not (h.sequence == 1 and h.sequence_flag in ("F", None))
+
+
+def _malformed(ic: Interchange) -> list[Finding]:
+    return [f for f in ic.findings if f.severity is Severity.ERROR
+            and (f.level in ("interchange", "group") or f.rule.startswith(_ENVELOPE_PREFIXES))]
+
+
+def _wants_cusres(ic: Interchange, profile: Profile) -> bool:
+    """iAPI: UNB 0026 = IAPI, or a profile that declares itself interactive."""
+    return (ic.header.application_ref or "").upper() == "IAPI" or profile.interactive
+
+
+def prepare(value: bytes, profile: Profile, screener: Screener, *, control_ref: str,
+            today: date | None = None) -> Prepared:
+    """Read, validate, classify, write the CONTRL, and assemble + screen + minimise single-part lists.
+
+    Pure and CPU-bound; never raises on bad input (an unexpected reader error becomes a dead letter).
+    """
+    content_hash = hashlib.sha256(value).hexdigest()
+    try:
+        ic = apply_profile(read_interchange(value, today=today), profile, today=today)
+    except Exception as exc:  # the reader promises values, not exceptions; a bug must not stop the service
+        bad = Finding(rule="INT-READER-FAILURE", severity=Severity.ERROR, level="interchange",
+                      message=f"the reader failed ({type(exc).__name__}); the input is kept for analysis",
+                      contrl_error=18)
+        empty = Interchange.model_validate({"header": {}, "findings": [bad]})
+        return Prepared(content_hash=content_hash, interchange=None, malformed=[bad], reason=bad.message,
+                        contrl=write_contrl(empty, control_ref=control_ref))
+    malformed = _malformed(ic)
+    if not malformed and not ic.manifests and not ic.responses:
+        malformed = [Finding(rule="ENV-EMPTY", severity=Severity.ERROR, level="interchange",
+                             message="nothing readable: no PAXLST or CUSRES message", contrl_error=32)]
+        ic = ic.model_copy(update={"findings": [*ic.findings, *malformed]})
+    out = Prepared(content_hash=content_hash, interchange=ic, contrl=write_contrl(ic, control_ref=control_ref))
+    if malformed:
+        out.malformed = malformed
+        out.reason = "; ".join(dict.fromkeys(f"{f.rule}: {f.message}" for f in malformed))
+        return out
+    out.interactive = _wants_cusres(ic, profile)
+    for m in ic.manifests:
+        if _is_part(m):
+            out.parts.append(m)
+        else:
+            out.singles.append(screen_manifest(part_key(m), m, m.complete, [], screener))
+    return out
+
+
+def complete_assembly(parts: Sequence[Manifest], screener: Screener) -> Screened:
+    """Merge the stored parts of one list (arrival order), then screen and minimise the result."""
+    [a] = assemble(parts)
+    screened = screen_manifest(a.key, a.manifest, a.complete, a.findings, screener)
+    screened.multipart = True
+    return screened
+
+
+# ---- the I/O half ----------------------------------------------------------------------------------------
+
+
+def _key_hash(key: AssemblyKey) -> str:
+    return hashlib.sha256("\x1f".join(key).encode()).hexdigest()
+
+
+def _flight(m: Manifest) -> FlightRef:
+    leg = m.legs[-1] if m.legs else None
+    return FlightRef(
+        flight_key=m.flight_key, flight_id=leg.flight_id if leg else None, carrier=leg.carrier if leg else None,
+        departure_airport=leg.departure_airport if leg else None,
+        arrival_airport=leg.arrival_airport if leg else None,
+        departure_local=leg.departure_local if leg else None, arrival_local=leg.arrival_local if leg else None,
+        common_access_ref=m.header.common_access_ref)
+
+
+def _finding_view(f: Finding) -> FindingView:
+    return FindingView(rule=f.rule, severity=f.severity.value, message=f.message,
+                       segment_position=f.segment_position, segment_tag=f.segment_tag, message_ref=f.message_ref)
+
+
+def _primary_document(t: Traveller) -> tuple[str | None, str | None, str | None]:
+    docs = [d for d in t.documents if d.doc_type != "V"] or t.documents
+    d = docs[0] if docs else None
+    return (d.doc_type, d.number, d.issuing_state) if d else (None, None, None)
+
+
+def _json(model: Any) -> bytes:
+    data: str = model.model_dump_json()
+    return data.encode()
+
+
+class _Outputs:
+    """Collects the events of one record with their deterministic ids."""
+
+    def __init__(self, rid: str, prep: Prepared) -> None:
+        self.rid, self.prep = rid, prep
+        self.items: list[StoredOutput] = []
+        self._index: dict[str, int] = {}
+
+    def next_id(self, kind: OutputKind) -> str:
+        i = self._index.get(kind, 0)
+        self._index[kind] = i + 1
+        return event_id(self.rid, self.prep.sender, self.prep.interchange_ref, self.prep.content_hash, kind, i)
+
+    def add(self, kind: OutputKind, key: bytes, model: Any) -> None:
+        self.items.append(StoredOutput(kind=kind, key=key, value=_json(model), event_id=model.event_id))
+
+
+class Processor:
+    """One input record → its output events, with state and outputs committed to the store first."""
+
+    def __init__(self, settings: Settings, store: Store, profile: Profile, screener: Screener,
+                 executor: Executor | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.profile = profile
+        self.screener = screener
+        self.executor = executor
+        self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
+
+    @classmethod
+    async def open(cls, settings: Settings, *, screener: Screener | None = None,
+                   executor: Executor | None = None) -> Processor:
+        """Load the profile and the lists, open the store (running migrations).
+
+        `executor` (optional) runs the CPU-bound half off the event loop.
+        """
+        profile = load_profile(settings.profile)
+        chosen = screener if screener is not None else screener_from_settings(settings)
+        store = await Store.open(settings.effective_database_url)
+        return cls(settings, store, profile, chosen, executor)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def _cpu(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        if self.executor is None:
+            return fn(*args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, partial(fn, *args, **kwargs))
+
+    async def seen(self, value: bytes, *, key: bytes | None = None, source: str = "kafka") -> bool:
+        """Whether this exact record was processed before (processing it again is a replay)."""
+        async with self.store.engine.connect() as conn:
+            return await Store.stored_outputs(conn, record_id(value, key, source)) is not None
+
+    async def process(self, value: bytes, *, key: bytes | None = None, source: str = "kafka") -> list[OutputEvent]:
+        """Process one input record; returns its output events once they are durable in the store."""
+        rid = record_id(value, key, source)
+        async with self.store.engine.connect() as conn:
+            stored = await Store.stored_outputs(conn, rid)
+        if stored is not None:
+            log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored))
+            return [_to_event(o) for o in stored]
+        prep = await self._cpu(prepare, value, self.profile, self.screener, control_ref=rid[:14])
+        try:
+            outputs = await self._commit(rid, prep, value, key, source)
+        except IntegrityError:
+            # Another worker committed the same record or interchange first: look again.
+            log.info("record %s raced another writer; retrying", rid[:12])
+            outputs = await self._commit(rid, prep, value, key, source)
+        return [_to_event(o) for o in outputs]
+
+    async def _commit(self, rid: str, prep: Prepared, value: bytes, key: bytes | None,
+                      source: str) -> list[StoredOutput]:
+        """The one transaction of a record: re-check for a replay, apply, store the outputs."""
+        async with self._lock, self.store.transaction() as conn:
+            stored = await Store.stored_outputs(conn, rid)
+            if stored is not None:
+                return stored
+            return await self._apply(conn, rid, prep, value, key, source)
+
+    async def _apply(self, conn: AsyncConnection, rid: str, prep: Prepared, value: bytes, key: bytes | None,
+                     source: str) -> list[StoredOutput]:
+        out = _Outputs(rid, prep)
+        ic = prep.interchange
+        h = ic.header if ic else None
+        iref = InterchangeRef(sender=h.sender if h else None, recipient=h.recipient if h else None,
+                              interchange_ref=h.control_ref if h else None,
+                              application_ref=h.application_ref if h else None, content_hash=prep.content_hash)
+        ack_key = (iref.sender or "").encode()
+        common = {"record_id": rid, "source": source[:200], "sender": iref.sender, "recipient": iref.recipient,
+                  "interchange_ref": iref.interchange_ref, "application_ref": iref.application_ref,
+                  "content_hash": prep.content_hash, "lane": LANE}
+
+        if prep.malformed:
+            iid = await Store.add_interchange(conn, value, status="dead_letter", **common)
+            out.add("acks", ack_key, self._ack(out, iref, prep.contrl, accepted=False))
+            out.add("dlq", key or ack_key, DeadLetterEvent(
+                event_id=out.next_id("dlq"), reason=prep.reason or "malformed input",
+                rules=list(dict.fromkeys(f.rule for f in prep.malformed)),
+                findings=[_finding_view(f) for f in (ic.findings if ic else prep.malformed)
+                          if f.severity is Severity.ERROR],
+                source=source, record_key_base64=base64.b64encode(key).decode() if key is not None else None,
+                original_base64=base64.b64encode(value).decode(), interchange=iref))
+            await Store.save_record(conn, rid, iid, "dead_letter", out.items)
+            log.warning("dead letter: interchange %s from %s: %s", iref.interchange_ref, iref.sender,
+                        ", ".join(dict.fromkeys(f.rule for f in prep.malformed)))
+            return out.items
+        assert ic is not None
+
+        dup_of = await Store.find_duplicate(conn, iref.sender, iref.interchange_ref, prep.content_hash)
+        if dup_of is not None:
+            iid = await Store.add_interchange(conn, value, status="duplicate", **common)
+            dup = Finding(rule="ENV-DUPLICATE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
+                          message="interchange received before (same sender and reference, or same bytes)",
+                          contrl_error=26)
+            contrl = write_contrl(ic.model_copy(update={"findings": [dup]}), control_ref=rid[:14])
+            out.add("acks", ack_key, self._ack(out, iref, contrl, accepted=False, duplicate=True))
+            await Store.save_record(conn, rid, iid, "duplicate", out.items)
+            log.info("duplicate interchange %s from %s: acknowledged, not processed again",
+                     iref.interchange_ref, iref.sender)
+            return out.items
+
+        iid = await Store.add_interchange(conn, value, status="processed", **common)
+        await Store.register(conn, iref.sender or "", iref.interchange_ref or "", prep.content_hash, iid)
+        ready: list[Screened] = list(prep.singles)
+        for part in prep.parts:
+            done = await self._add_part(conn, part, iid)
+            if done is not None:
+                ready.append(done)
+
+        cusres_for: list[tuple[Manifest, dict[int | str, tuple[str, str]]]] = []
+        manifest_events: list[ManifestEvent] = []
+        alert_events: list[AlertEvent] = []
+        for s in ready:
+            mev, alerts = await self._store_manifest(conn, out, rid, iid, s, iref)
+            manifest_events.append(mev)
+            alert_events.extend(alerts)
+            if prep.interactive:
+                cusres_for.append((s.manifest, self._iapi_statuses(s, ic.findings)))
+
+        cusres = None
+        if cusres_for:
+            responses = [cusres_for_manifest(m, st) for m, st in cusres_for]
+            cusres = write_cusres(responses, control_ref=rid[:14])
+        out.add("acks", ack_key, self._ack(out, iref, prep.contrl, accepted=ic.ok, cusres=cusres))
+        for a in alert_events:
+            out.add("alerts", a.flight.flight_key.encode(), a)
+        for mev in manifest_events:
+            out.add("manifests", mev.flight.flight_key.encode(), mev)
+        await Store.save_record(conn, rid, iid, "processed", out.items)
+        log.info("interchange %s from %s: %d message(s), %d part(s) held, flights [%s], %d alert(s)",
+                 iref.interchange_ref, iref.sender, len(ic.messages), len(prep.parts),
+                 ", ".join(m.flight.flight_key for m in manifest_events), len(alert_events))
+        return out.items
+
+    def _ack(self, out: _Outputs, iref: InterchangeRef, contrl: bytes, *, accepted: bool,
+             duplicate: bool = False, cusres: bytes | None = None) -> AckEvent:
+        return AckEvent(
+            event_id=out.next_id("acks"), interchange=iref, accepted=accepted, duplicate=duplicate,
+            contrl=contrl.decode("latin-1"), contrl_base64=base64.b64encode(contrl).decode(),
+            cusres=cusres.decode("latin-1") if cusres is not None else None,
+            cusres_base64=base64.b64encode(cusres).decode() if cusres is not None else None)
+
+    @staticmethod
+    def _iapi_statuses(s: Screened, findings: list[Finding]) -> dict[int | str, tuple[str, str]]:
+        """0Z unless a hit awaits review (2Z) or the traveller's data has an error (4Z)."""
+        ref = s.manifest.header.message_ref
+        bad_positions = {f.segment_position for f in findings
+                         if f.severity is Severity.ERROR and f.message_ref == ref}
+        hit_idx = {h.traveller_id for h in s.hits}
+        statuses: dict[int | str, tuple[str, str]] = {}
+        travellers = s.manifest.travellers
+        for i, t in enumerate(travellers):
+            nxt = travellers[i + 1].segment_position if i + 1 < len(travellers) else None
+            start = t.segment_position
+            own_errors = start is not None and any(
+                p is not None and p >= start and (nxt is None or p < nxt) for p in bad_positions)
+            if str(i) in hit_idx:
+                statuses[i] = IAPI_ADVISORY
+            elif own_errors:
+                statuses[i] = IAPI_INSUFFICIENT
+            else:
+                statuses[i] = IAPI_OK
+        return statuses
+
+    async def _add_part(self, conn: AsyncConnection, part: Manifest, iid: int) -> Screened | None:
+        """Store one part of a multi-part list; returns the list when this part completes (or changes) it."""
+        key = part_key(part)
+        kh = _key_hash(key)
+        state = await Store.assembly_state(conn, kh)
+        if state is None:
+            state = AssemblyState(key_hash=kh, generation=1, complete=False, digest=None, manifest_id=None)
+            await Store.save_assembly(conn, state, create=True, sender=key[0], common_access_ref=key[1][:70],
+                                      document_code=key[2] or None, document_id=key[3] or None)
+        stored = [Manifest.model_validate_json(j) for j in await Store.parts(conn, kh, state.generation)]
+        same_seq = [m for m in stored if m.header.sequence == part.header.sequence]
+        if same_seq and all(m.travellers == part.travellers for m in same_seq):
+            log.info("part %s of %s received again with the same travellers: nothing new",
+                     part.header.sequence, part.header.common_access_ref)
+            return None
+        if state.complete and same_seq:
+            # A different copy of a part of a list already assembled: a new transmission starts.
+            state = AssemblyState(key_hash=kh, generation=state.generation + 1, complete=False,
+                                  digest=state.digest, manifest_id=state.manifest_id)
+            stored = []
+        await Store.add_part(conn, kh, state.generation, part.header.sequence, part.header.sequence_flag, iid,
+                             part.model_dump_json())
+        screened = await self._cpu(complete_assembly, [*stored, part], self.screener)
+        emit = screened.complete and screened.digest != state.digest
+        state = AssemblyState(key_hash=kh, generation=state.generation, complete=screened.complete,
+                              digest=screened.digest if emit else state.digest, manifest_id=state.manifest_id)
+        await Store.save_assembly(conn, state, create=False)
+        return screened if emit else None
+
+    async def _store_manifest(self, conn: AsyncConnection, out: _Outputs, rid: str, iid: int, s: Screened,
+                              iref: InterchangeRef) -> tuple[ManifestEvent, list[AlertEvent]]:
+        m = s.manifest
+        kh = _key_hash(s.key)
+        uid = hashlib.sha256(f"{rid}\x1f{kh}".encode()).hexdigest()[:32]
+        roles = [t.role for t in m.travellers]
+        pax = sum(1 for r in roles if r in PASSENGER_ROLES)
+        crew = sum(1 for r in roles if r in CREW_ROLES)
+        manifest_id, version, replaces = await Store.add_manifest(
+            conn, uid=uid, interchange_id=iid, assembly_key=kh, flight_key=m.flight_key[:120],
+            sender=m.header.sender, common_access_ref=m.header.common_access_ref,
+            document_code=m.document_code, document_id=m.document_id, transaction_ref=m.transaction_ref,
+            lane=LANE, complete=s.complete, parts=json.dumps(m.parts), passengers=pax, crew=crew,
+            declared_passengers=m.totals.passengers, declared_crew=m.totals.crew,
+            header_json=m.model_copy(update={"travellers": []}).model_dump_json())
+        if s.multipart:
+            await Store.link_assembly(conn, kh, manifest_id)
+        rows = []
+        for i, t in enumerate(m.travellers):
+            doc_type, doc_number, doc_state = _primary_document(t)
+            rows.append({
+                "manifest_id": manifest_id, "position": i, "ref": f"{uid}:{i}", "role": t.role,
+                "party_function": t.party_function[:3], "surname": t.surname,
+                "given_names": " ".join(t.given_names) or None,
+                "date_of_birth": t.date_of_birth.isoformat() if t.date_of_birth else None,
+                "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
+                "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
+                "traveller_json": t.model_dump_json()})
+        traveller_ids = await Store.add_travellers(conn, rows)
+
+        flight = _flight(m)
+        hits_by_traveller: dict[int, int] = {}
+        alerts: list[AlertEvent] = []
+        hit_rows = []
+        for h in s.hits:
+            try:
+                idx = int(h.traveller_id)
+            except ValueError:
+                continue
+            if not 0 <= idx < len(m.travellers):
+                continue
+            hits_by_traveller[idx] = hits_by_traveller.get(idx, 0) + 1
+            explanation = [HitFeature(feature=f.feature, outcome=f.outcome, contribution=f.contribution,
+                                      detail=f.detail) for f in getattr(h, "explanation", [])]
+            explain = getattr(h, "explain", None)
+            category = getattr(h, "category", None)
+            alert = AlertEvent(
+                event_id=out.next_id("alerts"), flight=flight, traveller_ref=f"{uid}:{idx}",
+                role=m.travellers[idx].role, identity=s.identities[idx],
+                watchlist=WatchlistRef(list=str(getattr(h, "list", "")), entry_id=h.entry_id,
+                                       category=str(category.value if hasattr(category, "value") else category)
+                                       if category is not None else None,
+                                       matched_name=getattr(h, "matched_name", None)),
+                score=h.score, threshold=getattr(h, "threshold", None), explanation=explanation,
+                explanation_text=explain() if callable(explain) else "", manifest_uid=uid, lane=LANE)
+            alerts.append(alert)
+            hit_rows.append({"manifest_id": manifest_id, "traveller_id": traveller_ids[idx],
+                             "alert_event_id": alert.event_id, "list": alert.watchlist.list,
+                             "entry_id": h.entry_id, "category": alert.watchlist.category, "score": h.score,
+                             "threshold": alert.threshold,
+                             "explanation": json.dumps([e.model_dump() for e in explanation])})
+        await Store.add_hits(conn, hit_rows)
+
+        views = [TravellerView(traveller_ref=f"{uid}:{i}", role=t.role, hit=i in hits_by_traveller,
+                               hit_count=hits_by_traveller.get(i, 0), **s.identities[i].model_dump())
+                 for i, t in enumerate(m.travellers)]
+        mev = ManifestEvent(
+            event_id=out.next_id("manifests"), flight=flight, manifest_uid=uid, version=version, replaces=replaces,
+            document_code=m.document_code, document_id=m.document_id, complete=s.complete, parts=m.parts,
+            counts=Counts(passengers=pax, crew=crew, declared_passengers=m.totals.passengers,
+                          declared_crew=m.totals.crew, hits=len(alerts)),
+            travellers=views, findings=[_finding_view(f) for f in s.findings], lane=LANE, interchange=iref)
+        return mev, alerts
+
+
+def _to_event(o: StoredOutput) -> OutputEvent:
+    kind: OutputKind = o.kind  # type: ignore[assignment]  # written by us from OutputKind
+    return OutputEvent(kind=kind, key=o.key, value=o.value, event_id=o.event_id)

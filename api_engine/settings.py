@@ -1,0 +1,92 @@
+"""Service settings: environment variables with the prefix API_ENGINE_, plus an optional TOML file.
+
+Strategy: one pydantic-settings model that every part of the shell receives; nothing reads the
+environment anywhere else. Precedence: explicit arguments, then environment, then the file named
+by API_ENGINE_CONFIG, then defaults (the embedded defaults need no configuration at all).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class Topics(BaseSettings):
+    """Kafka topic names (API_ENGINE_TOPICS__INBOUND=... and so on)."""
+
+    inbound: str = "api.inbound"
+    acks: str = "api.acks"
+    alerts: str = "border.alerts"
+    manifests: str = "border.manifests"
+    dlq: str = "api.dlq"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="API_ENGINE_", env_nested_delimiter="__", extra="ignore")
+
+    # Kafka. Empty bootstrap servers: start the embedded broker on loopback.
+    kafka_bootstrap_servers: str | None = None
+    kafka_security_protocol: str = "PLAINTEXT"  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: str | None = None  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_group_id: str = "api-engine"
+    kafka_partitions: int = 6
+    embedded_broker_port: int = 0  # 0: pick a free loopback port
+    topics: Topics = Field(default_factory=Topics)
+
+    # Storage and data.
+    data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: SQLite file under data_dir
+    watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
+    profile: str = "baseline"
+
+    # Processing.
+    workers: int = 1
+    max_in_flight: int = 64  # records being processed per worker at once (backpressure bound)
+    http_port: int = 8080
+    http_host: str = "127.0.0.1"
+    shutdown_timeout_s: float = 20.0
+
+    @field_validator("watchlists", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'api-engine.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("API_ENGINE_CONFIG")
+        if config:
+            data = tomllib.loads(Path(config).read_text(encoding="utf-8"))
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=data))
+        return tuple(sources)

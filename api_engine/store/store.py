@@ -1,0 +1,248 @@
+"""The async store: one engine, short transactions, and the few queries the processor needs.
+
+Strategy: `Store.open(url)` creates the engine and runs the packaged migrations (never
+`create_all`), so SQLite and PostgreSQL get the same schema by the same path. The processor owns
+the transaction (`async with store.transaction() as conn`) and calls the query helpers with it,
+so everything one input record changes (interchange, parts, manifests, travellers, hits, duplicate
+register, outputs) commits or rolls back together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, insert, or_, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from . import migrate
+from .schema import (
+    assemblies,
+    assembly_parts,
+    duplicate_register,
+    hits,
+    interchanges,
+    manifests,
+    metadata,
+    output_events,
+    processed_records,
+    raw_messages,
+    travellers,
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """One output event as stored for a record: re-emitted unchanged on replay."""
+
+    kind: str
+    key: bytes
+    value: bytes
+    event_id: str
+
+
+@dataclass(frozen=True)
+class AssemblyState:
+    key_hash: str
+    generation: int
+    complete: bool
+    digest: str | None
+    manifest_id: int | None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys (for ON DELETE CASCADE) and a busy timeout instead of instant 'locked' errors."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across process crashes, fsync at checkpoints
+    cursor.close()
+
+
+class Store:
+    """Access to the database behind one URL (sqlite+aiosqlite:// or postgresql+asyncpg://)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str, *, run_migrations: bool = True) -> Store:
+        """Connect and bring the schema to the newest migration."""
+        parsed = make_url(url)
+        kwargs: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs.update(pool_size=5, max_overflow=5, pool_recycle=1800)
+        engine = create_async_engine(url, **kwargs)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        if run_migrations:
+            try:
+                await migrate.upgrade(engine)
+            except BaseException:
+                await engine.dispose()
+                raise
+        return store
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    # ---- replay and duplicates ------------------------------------------------------------------
+
+    @staticmethod
+    async def stored_outputs(conn: AsyncConnection, record_id: str) -> list[StoredOutput] | None:
+        """The outputs of a record already processed, in their original order; None if new."""
+        seen = await conn.scalar(select(processed_records.c.record_id)
+                                 .where(processed_records.c.record_id == record_id))
+        if seen is None:
+            return None
+        rows = await conn.execute(
+            select(output_events.c.kind, output_events.c.key, output_events.c.value, output_events.c.event_id)
+            .where(output_events.c.record_id == record_id).order_by(output_events.c.position))
+        return [StoredOutput(kind=r.kind, key=bytes(r.key), value=bytes(r.value), event_id=r.event_id)
+                for r in rows]
+
+    @staticmethod
+    async def find_duplicate(conn: AsyncConnection, sender: str | None, interchange_ref: str | None,
+                             content_hash: str) -> int | None:
+        """The interchange id registered under the same sender + reference or the same bytes."""
+        cond = duplicate_register.c.content_hash == content_hash
+        if sender is not None and interchange_ref is not None:
+            cond = or_(cond, (duplicate_register.c.sender == sender)
+                       & (duplicate_register.c.interchange_ref == interchange_ref))
+        found: int | None = await conn.scalar(
+            select(duplicate_register.c.interchange_id).where(cond).order_by(duplicate_register.c.id).limit(1))
+        return found
+
+    @staticmethod
+    async def register(conn: AsyncConnection, sender: str, interchange_ref: str, content_hash: str,
+                       interchange_id: int) -> None:
+        await conn.execute(insert(duplicate_register).values(
+            sender=sender, interchange_ref=interchange_ref, content_hash=content_hash,
+            interchange_id=interchange_id, registered_at=now()))
+
+    @staticmethod
+    async def add_interchange(conn: AsyncConnection, raw: bytes, **values: Any) -> int:
+        """The received interchange and, in its own table (for retention), its raw bytes."""
+        new_id: int = (await conn.execute(
+            insert(interchanges).values(size=len(raw), received_at=now(), **values)
+            .returning(interchanges.c.id))).scalar_one()
+        await conn.execute(insert(raw_messages).values(interchange_id=new_id, raw=raw))
+        return new_id
+
+    @staticmethod
+    async def save_record(conn: AsyncConnection, record_id: str, interchange_id: int | None, outcome: str,
+                          outputs: Sequence[StoredOutput]) -> None:
+        await conn.execute(insert(processed_records).values(
+            record_id=record_id, interchange_id=interchange_id, outcome=outcome, created_at=now()))
+        if outputs:
+            await conn.execute(insert(output_events), [
+                {"record_id": record_id, "position": i, "kind": o.kind, "event_id": o.event_id,
+                 "key": o.key, "value": o.value} for i, o in enumerate(outputs)])
+
+    # ---- multi-part state -----------------------------------------------------------------------
+
+    @staticmethod
+    async def assembly_state(conn: AsyncConnection, key_hash: str) -> AssemblyState | None:
+        row = (await conn.execute(select(assemblies).where(assemblies.c.key_hash == key_hash))).first()
+        if row is None:
+            return None
+        return AssemblyState(key_hash=row.key_hash, generation=row.generation, complete=row.complete,
+                             digest=row.digest, manifest_id=row.manifest_id)
+
+    @staticmethod
+    async def save_assembly(conn: AsyncConnection, state: AssemblyState, *, create: bool,
+                            **identity: Any) -> None:
+        values = {"generation": state.generation, "complete": state.complete, "digest": state.digest,
+                  "manifest_id": state.manifest_id, "updated_at": now()}
+        if create:
+            await conn.execute(insert(assemblies).values(key_hash=state.key_hash, **identity, **values))
+        else:
+            await conn.execute(update(assemblies).where(assemblies.c.key_hash == state.key_hash).values(**values))
+
+    @staticmethod
+    async def link_assembly(conn: AsyncConnection, key_hash: str, manifest_id: int) -> None:
+        """Point the multi-part state at the manifest its parts produced."""
+        await conn.execute(update(assemblies).where(assemblies.c.key_hash == key_hash)
+                           .values(manifest_id=manifest_id))
+
+    @staticmethod
+    async def add_part(conn: AsyncConnection, key_hash: str, generation: int, sequence: int | None,
+                       sequence_flag: str | None, interchange_id: int, manifest_json: str) -> None:
+        await conn.execute(insert(assembly_parts).values(
+            key_hash=key_hash, generation=generation, sequence=sequence, sequence_flag=sequence_flag,
+            interchange_id=interchange_id, manifest_json=manifest_json, received_at=now()))
+
+    @staticmethod
+    async def parts(conn: AsyncConnection, key_hash: str, generation: int) -> list[str]:
+        """The stored parts of one assembly generation, in arrival order."""
+        rows = await conn.execute(select(assembly_parts.c.manifest_json)
+                                  .where(assembly_parts.c.key_hash == key_hash,
+                                         assembly_parts.c.generation == generation)
+                                  .order_by(assembly_parts.c.id))
+        return [r[0] for r in rows]
+
+    # ---- manifests, travellers, hits ------------------------------------------------------------
+
+    @staticmethod
+    async def add_manifest(conn: AsyncConnection, **values: Any) -> tuple[int, int, str | None]:
+        """Insert a manifest version; the current one for the same flight and document is replaced.
+
+        Returns (id, version, uid of the version it replaces)."""
+        prev = (await conn.execute(
+            select(manifests.c.id, manifests.c.version, manifests.c.uid)
+            .where(manifests.c.flight_key == values["flight_key"],
+                   manifests.c.document_code == values.get("document_code"),
+                   manifests.c.lane == values["lane"], manifests.c.replaced_by.is_(None))
+            .order_by(manifests.c.version.desc()).limit(1))).first()
+        version = prev.version + 1 if prev is not None else 1
+        new_id: int = (await conn.execute(insert(manifests).values(version=version, created_at=now(), **values)
+                                          .returning(manifests.c.id))).scalar_one()
+        if prev is not None:
+            await conn.execute(update(manifests).where(manifests.c.id == prev.id).values(replaced_by=new_id))
+        return new_id, version, prev.uid if prev is not None else None
+
+    @staticmethod
+    async def add_travellers(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert travellers; returns their ids in the order given."""
+        if not rows:
+            return []
+        result = await conn.execute(insert(travellers).returning(travellers.c.id, sort_by_parameter_order=True),
+                                    list(rows))
+        return [r[0] for r in result]
+
+    @staticmethod
+    async def add_hits(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            await conn.execute(insert(hits), [{"created_at": now(), "status": "open", **r} for r in rows])
+
+    # ---- reading back (tests, console, retention) -----------------------------------------------
+
+    async def count(self, table: str) -> int:
+        async with self.engine.connect() as conn:
+            n: int = (await conn.execute(select(func.count()).select_from(metadata.tables[table]))).scalar_one()
+            return n
+
+    async def rows(self, table: str, order_by: str = "id") -> list[dict[str, Any]]:
+        t = metadata.tables[table]
+        async with self.engine.connect() as conn:
+            result = await conn.execute(select(t).order_by(t.c[order_by]))
+            return [dict(r._mapping) for r in result]
