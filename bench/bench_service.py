@@ -1,0 +1,292 @@
+"""End-to-end service benchmark: sustained travellers/s and produce→alert latency over Kafka on loopback.
+
+Strategy: one process drives everything it can measure from the outside. Flights come from
+`conformance.generator` (fixed seed), one single-part interchange per flight, with one traveller in
+every other flight planted from an invented watchlist so alerts flow. Figures:
+
+- baseline: the same messages through `Processor.process` in this process, no Kafka (the work
+  the service cannot avoid), travellers/s;
+- throughput, per worker count: a backlog of all flights is produced first, then
+  `api-engine serve --workers N` (a subprocess, against an embedded broker started here) drains it;
+  sustained rate = travellers of the manifest events after the first one / time from the first to
+  the last (the ~5 s Tansu group join is excluded);
+- latency, with the largest worker count, at `--load` (default 0.5) of the rate it sustained:
+  messages are produced at a steady pace, and produce→alert (and produce→manifest) are taken at
+  the moment this process reads the event; p50 and p99.
+
+Every run uses fresh topics, a fresh group and a fresh store, so the duplicate register never
+short-cuts work. Ratios against the in-process baseline are printed beside each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
+
+from api_engine.broker import EmbeddedBroker, ensure_topics
+from api_engine.settings import Settings, Topics
+
+_SYLLABLES = ("KA", "LO", "MIR", "DA", "NE", "SU", "TOR", "VI", "RA", "BEL", "QUO", "ZEN")
+
+
+@dataclass
+class Message:
+    key: bytes
+    raw: bytes
+    flight_key: str
+    travellers: int
+
+
+def _names(n: int, rng: random.Random) -> list[tuple[str, str, date]]:
+    def word(k: int) -> str:
+        return "".join(rng.choice(_SYLLABLES) for _ in range(k))
+
+    return [(word(3), word(2), date(1950 + rng.randrange(50), 1 + rng.randrange(12), 1 + rng.randrange(28)))
+            for _ in range(n)]
+
+
+def build_data(n_flights: int, seed: int, directory: Path, names_seed: int | None = None
+               ) -> tuple[list[Message], Path]:
+    """Flights with a planted name in every other one; the list is drawn from `names_seed` (or seed)."""
+    from conformance.generator import generate_flights, to_bytes
+
+    names = _names(60, random.Random(seed if names_seed is None else names_seed))
+    planted = [names[i % len(names)] for i in range(max(1, n_flights // 2))]
+    directory.mkdir(parents=True, exist_ok=True)
+    watchlist = directory / "bench-watchlist.csv"
+    with watchlist.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "list", "category", "surname", "given_names", "date_of_birth"])
+        for i, (s, g, d) in enumerate(names):
+            w.writerow([f"B-{i}", "bench", "individual", s, g, d.isoformat()])
+    messages = []
+    for parts in generate_flights(n_flights, seed=seed, plant=planted):
+        (m,) = parts
+        raw = to_bytes(m)
+        messages.append(Message(f"{m.header.sender}/{m.header.common_access_ref}".encode(), raw, m.flight_key,
+                                len(m.travellers)))
+    return messages, watchlist
+
+
+def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    topics = Topics(inbound=f"b{tag}.in", acks=f"b{tag}.acks", alerts=f"b{tag}.alerts",
+                    manifests=f"b{tag}.manifests", dlq=f"b{tag}.dlq")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Settings(kafka_bootstrap_servers=bootstrap, kafka_group_id=f"bench-{tag}", topics=topics,
+                    data_dir=data_dir, watchlists=[str(watchlist)], kafka_partitions=6, http_port=0)
+
+
+async def baseline(messages: list[Message], settings: Settings) -> float:
+    """travellers/s of the processing core alone, in process, no Kafka."""
+    from api_engine.pipeline import open_processor
+
+    processor = await open_processor(settings)
+    started = time.perf_counter()
+    for m in messages:
+        await processor.process(m.raw, key=m.key, source="bench")
+    elapsed = time.perf_counter() - started
+    await processor.close()
+    return sum(m.travellers for m in messages) / elapsed
+
+
+def start_service(settings: Settings, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    t = settings.topics
+    env = {**os.environ, "API_ENGINE_TOPICS__INBOUND": t.inbound, "API_ENGINE_TOPICS__ACKS": t.acks,
+           "API_ENGINE_TOPICS__ALERTS": t.alerts, "API_ENGINE_TOPICS__MANIFESTS": t.manifests,
+           "API_ENGINE_TOPICS__DLQ": t.dlq, "API_ENGINE_DATA_DIR": str(settings.data_dir),
+           "API_ENGINE_WATCHLISTS": ",".join(settings.watchlists)}
+    cmd = [sys.executable, "-m", "api_engine.cli", "serve", "--workers", str(workers), "--bootstrap-servers",
+           settings.kafka_bootstrap_servers or "", "--group-id", settings.kafka_group_id, "--http-port", "0"]
+    with log.open("ab") as fh:
+        return subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+
+
+async def produce(settings: Settings, messages: list[Message], rate_per_s: float | None = None
+                  ) -> dict[str, float]:
+    """Produce (paced when a rate is given); returns flight key -> produce time (monotonic)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=False,
+                                acks="all", linger_ms=2, max_request_size=8 * 1024 * 1024)
+    await producer.start()
+    sent: dict[str, float] = {}
+    futures = []
+    started = time.monotonic()
+    for i, m in enumerate(messages):
+        if rate_per_s:
+            delay = started + i / rate_per_s - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        sent.setdefault(m.flight_key, time.monotonic())
+        futures.append(await producer.send(settings.topics.inbound, m.raw, key=m.key))
+    await asyncio.gather(*futures)
+    await producer.stop()
+    return sent
+
+
+class Follower:
+    """Reads manifests and alerts as they arrive (no group: no join delay) and time-stamps them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.manifests: list[tuple[float, str, int]] = []  # (arrival, flight key, travellers)
+        self.alerts: list[tuple[float, str]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
+                                         auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
+                                         max_partition_fetch_bytes=16 * 1024 * 1024)
+        await self.consumer.start()
+        topics = [self.settings.topics.manifests, self.settings.topics.alerts]
+        tps = []
+        for t in topics:
+            while not self.consumer.partitions_for_topic(t):
+                await self.consumer._client.force_metadata_update()
+            tps += [TopicPartition(t, p) for p in self.consumer.partitions_for_topic(t)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_beginning(*tps)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=100, max_records=5000)
+            now = time.monotonic()
+            for tp, records in batches.items():
+                for r in records:
+                    doc = json.loads(r.value)
+                    if tp.topic == self.settings.topics.alerts:
+                        self.alerts.append((now, doc["flight"]["flight_key"]))
+                    else:
+                        c = doc["counts"]
+                        self.manifests.append((now, doc["flight"]["flight_key"], c["passengers"] + c["crew"]))
+
+    async def wait_manifests(self, n: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.manifests) < n:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(self.manifests)}/{n} manifests after {timeout_s:.0f} s")
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def pct(values: list[float], q: int) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+async def throughput(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path) -> float:
+    settings = fresh_settings(bootstrap, work / f"store-w{workers}", watchlist)
+    await ensure_topics(settings, bootstrap)
+    await produce(settings, messages)
+    follower = Follower(settings)
+    await follower.start()
+    service = start_service(settings, workers, work / f"service-w{workers}.log")
+    try:
+        await follower.wait_manifests(len(messages), timeout_s=600)
+    finally:
+        stop_service(service)
+        await follower.stop()
+    arrivals = sorted(follower.manifests)
+    span = arrivals[-1][0] - arrivals[0][0]
+    return sum(t for _, _, t in arrivals[1:]) / span if span > 0 else float("nan")
+
+
+async def latency(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path,
+                  travellers_per_s: float, seconds: float) -> tuple[list[float], list[float], float]:
+    settings = fresh_settings(bootstrap, work / "store-latency", watchlist)
+    await ensure_topics(settings, bootstrap)
+    follower = Follower(settings)
+    await follower.start()
+    service = start_service(settings, workers, work / "service-latency.log")
+    try:
+        await produce(settings, messages[:1])  # warm-up: wait until the group has joined
+        await follower.wait_manifests(1, timeout_s=60)
+        mean = statistics.fmean(m.travellers for m in messages)
+        rate = travellers_per_s / mean
+        paced = messages[1:1 + max(1, int(rate * seconds))]
+        sent = await produce(settings, paced, rate_per_s=rate)
+        await follower.wait_manifests(1 + len(paced), timeout_s=120)
+        await asyncio.sleep(0.5)
+    finally:
+        stop_service(service)
+        await follower.stop()
+    to_manifest = [(t - sent[k]) * 1000 for t, k, _ in follower.manifests if k in sent]
+    to_alert = [(t - sent[k]) * 1000 for t, k in follower.alerts if k in sent]
+    return to_alert, to_manifest, sum(m.travellers for m in paced) / seconds
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--flights", type=int, default=120, help="flights in the throughput backlog")
+    ap.add_argument("--workers", default="1,2", help="worker counts to measure, comma-separated")
+    ap.add_argument("--load", type=float, default=0.5, help="latency run: fraction of the measured rate")
+    ap.add_argument("--latency-seconds", type=float, default=20.0)
+    ap.add_argument("--seed", type=int, default=11)
+    args = ap.parse_args()
+    worker_counts = [int(w) for w in args.workers.split(",")]
+
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        work = Path(tmp)
+        messages, watchlist = build_data(args.flights, args.seed, work)
+        n_trav = sum(m.travellers for m in messages)
+        print(f"data: {len(messages)} flights, {n_trav} travellers, "
+              f"{sum(len(m.raw) for m in messages) / len(messages) / 1024:.0f} KiB per interchange")
+        base = await baseline(messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)]))
+        print(f"{'baseline: Processor.process in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
+        async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
+            rates: dict[int, float] = {}
+            for w in worker_counts:
+                rates[w] = await throughput(broker.bootstrap_servers, messages, w, watchlist, work)
+                print(f"{f'service over Kafka, {w} worker(s), sustained':58} {rates[w]:9.0f} travellers/s"
+                      f"   {rates[w] / base:.2f}")
+            top = max(worker_counts)
+            target = rates[top] * args.load
+            more, _ = build_data(max(args.flights, int(target * args.latency_seconds / 150) + 10), args.seed + 1,
+                                 work / "lat", names_seed=args.seed)
+            to_alert, to_manifest, offered = await latency(broker.bootstrap_servers, more, top, watchlist, work,
+                                                           target, args.latency_seconds)
+        print(f"latency at {offered:.0f} travellers/s offered ({args.load:.0%} of {top}-worker rate), {top} worker(s):")
+        print(f"  produce→alert    p50 {pct(to_alert, 50):7.0f} ms   p99 {pct(to_alert, 99):7.0f} ms   "
+              f"({len(to_alert)} alerts)")
+        print(f"  produce→manifest p50 {pct(to_manifest, 50):7.0f} ms   p99 {pct(to_manifest, 99):7.0f} ms   "
+              f"({len(to_manifest)} manifests)")
+        goal = rates.get(2, 0.0)
+        print(f"goal ≥ 10,000 travellers/s with 2 workers: {'met' if goal >= 10_000 else 'NOT met'} ({goal:.0f})")
+        p99 = pct(to_alert, 99)
+        print(f"goal p99 produce→alert < 500 ms at half load: {'met' if p99 < 500 else 'NOT met'} ({p99:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
