@@ -11,7 +11,16 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-_SUBCOMMANDS = ("api_engine.parse_cmd", "api_engine.serve_cmd", "api_engine.demo_cmd", "api_engine.ingest_cmd")
+_SUBCOMMANDS = (
+    "api_engine.parse_cmd",
+    "api_engine.screen_cli",
+    "api_engine.serve_cmd",
+    "api_engine.demo_cmd",
+    "api_engine.ingest_cmd",
+    "api_engine.conformance_cmd",
+    "api_engine.retention_cmd",
+    "api_engine.audit_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
