@@ -86,18 +86,31 @@ def split_released(s: str, sep: str, rel: str | None) -> list[str]:
     parts = s.split(sep)
     if rel is None or rel + sep not in s:
         return parts
+    # Only pieces ending in a release character can hide a released separator: visit just those.
+    suspects = [i for i, p in enumerate(parts) if p.endswith(rel)]
+    if not suspects:
+        return parts
     out: list[str] = []
+    start = 0
     carry: str | None = None
-    for p in parts:
-        if carry is not None:
-            p = carry + sep + p
-            carry = None
-        if p.endswith(rel) and (len(p) - len(p.rstrip(rel))) % 2:
-            carry = p
+    for i in suspects:
+        if i < start:
             continue
-        out.append(p)
-    if carry is not None:
+        p = parts[i]
+        if (len(p) - len(p.rstrip(rel))) % 2 == 0:
+            continue  # an escaped release character ("??"), the separator after it is real
+        out.extend(parts[start:i])
+        # Glue this piece to the next ones while they keep ending in an odd run of releases.
+        carry = p
+        j = i + 1
+        while j < len(parts):
+            carry = carry + sep + parts[j]
+            if not (carry.endswith(rel) and (len(carry) - len(carry.rstrip(rel))) % 2):
+                break
+            j += 1
         out.append(carry)
+        start = j + 1
+    out.extend(parts[start:])
     return out
 
 
