@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections import Counter
 from contextlib import redirect_stdout
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api_engine.cli import main
-
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "paxlst"
+from tests.corpus_table import CORPUS, corpus_rows, stated_travellers
 
 # Rule ids that must name the reason of each INVALID file (from the SOURCES.md notes).
 REASONS: dict[str, set[str]] = {
@@ -34,22 +31,7 @@ REASONS: dict[str, set[str]] = {
 }
 
 
-def _rows() -> list[dict[str, str]]:
-    rows = []
-    for line in (CORPUS / "SOURCES.md").read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| (P\d\d) \| `([^`]+)` \|.*\| ([^|]*) \| ([^|]*) \|$", line)
-        if m:
-            rows.append({"id": m.group(1), "file": m.group(2), "what": m.group(3).strip(),
-                         "expected": m.group(4).strip()})
-    return rows
-
-
-ROWS = _rows()
-
-
-def _stated_travellers(what: str) -> int | None:
-    m = re.search(r"(\d+) (pax|crew)", what)
-    return int(m.group(1)) if m else None
+ROWS = corpus_rows()
 
 
 def parse(*args: str) -> tuple[int, dict[str, Any]]:
@@ -72,7 +54,7 @@ def test_the_table_lists_every_corpus_file() -> None:
 def test_valid_files_pass_with_their_travellers(row: dict[str, str]) -> None:
     status, doc = parse(str(CORPUS / row["file"]))
     assert status == 0, errors(doc)
-    stated = _stated_travellers(row["what"])
+    stated = stated_travellers(row["what"])
     travellers = sum(len(m["travellers"]) for m in doc["manifests"])
     assert travellers == (stated if stated is not None else travellers) and travellers > 0
 
@@ -93,7 +75,7 @@ def test_nonstandard_syntax_id_is_the_only_error_and_the_profile_can_accept_it(r
     status, doc = parse(str(CORPUS / row["file"]))
     assert status == 1
     assert errors(doc) == {"SYN-CHARSET-UNKNOWN"}
-    stated = _stated_travellers(row["what"])
+    stated = stated_travellers(row["what"])
     if "PAXLST" in row["what"]:
         assert sum(len(m["travellers"]) for m in doc["manifests"]) == stated
     else:
@@ -109,7 +91,7 @@ def test_fragments_are_read_completely_and_the_missing_envelope_reported(row: di
     # A later part read on its own also misses its earlier parts (ASM-PART-MISSING), truly.
     assert errors(doc) <= {"ENV-UNB-MISSING-ENVELOPE", "ENV-UNE-STRAY", "ASM-PART-MISSING"}
     assert "ENV-UNB-MISSING-ENVELOPE" in errors(doc)
-    assert sum(len(m["travellers"]) for m in doc["manifests"]) == _stated_travellers(row["what"])
+    assert sum(len(m["travellers"]) for m in doc["manifests"]) == stated_travellers(row["what"])
 
 
 def test_three_fragment_parts_assemble_into_one_flight_in_any_order() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import xml.etree.ElementTree as ET
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -17,21 +16,9 @@ from typing import Any
 import pytest
 
 from api_engine.cli import main
+from tests.corpus_table import CORPUS, corpus_rows
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "paxlst"
-
-
-def _rows() -> list[dict[str, str]]:
-    rows = []
-    for line in (CORPUS / "SOURCES.md").read_text(encoding="utf-8").splitlines():
-        m = re.match(r"\| (P\d\d) \| `([^`]+)` \|.*\| ([^|]*) \| ([^|]*) \|$", line)
-        if m:
-            rows.append({"id": m.group(1), "file": m.group(2), "what": m.group(3).strip(),
-                         "expected": m.group(4).strip()})
-    return rows
-
-
-ROWS = _rows()
+ROWS = corpus_rows()
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -62,7 +49,7 @@ def test_corpus_verdicts_follow_sources_md(row: dict[str, str], corpus_reports: 
     base = corpus_reports["baseline"][row["file"]]
     cn = corpus_reports["cn-iapi"][row["file"]]
     expected = row["expected"]
-    stated = re.search(r"(\d+) (pax|crew)", row["what"])
+    stated = stated_travellers(row["what"])
     if expected == "VALID":
         assert base["verdict"] == "PASS", base["lines"]
     elif expected.startswith("VALID*"):
@@ -72,7 +59,7 @@ def test_corpus_verdicts_follow_sources_md(row: dict[str, str], corpus_reports: 
     elif "fragment" in expected:
         assert base["verdict"] == "FAIL"
         assert "ENV-UNB-MISSING-ENVELOPE" in {ln["rule"] for ln in base["lines"] if ln["severity"] == "error"}
-        assert stated and base["details"]["travellers"] == int(stated.group(1))
+        assert stated and base["details"]["travellers"] == stated
     else:
         assert expected.startswith("INVALID")
         assert base["verdict"] == "FAIL" and cn["verdict"] == "FAIL"
