@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from api_engine.cli import main
-from tests.corpus_table import CORPUS, corpus_rows
+from tests.corpus_table import CORPUS, corpus_rows, stated_travellers
 
 ROWS = corpus_rows()
 
