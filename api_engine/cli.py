@@ -20,6 +20,8 @@ _SUBCOMMANDS = (
     "api_engine.conformance_cmd",
     "api_engine.retention_cmd",
     "api_engine.audit_cmd",
+    "api_engine.console_cmd",
+    "api_engine.users_cmd",
 )
 
 

@@ -29,13 +29,14 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from api_engine.crypto import TRAVELLER_SECRET_COLUMNS, Keyring, keyring_from_settings
 from api_engine.events import (
     AckEvent,
     AlertEvent,
@@ -54,6 +55,7 @@ from api_engine.events import (
     WatchlistRef,
     event_id,
 )
+from api_engine.minimise import minimise_json
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
 from parsers import Finding, Interchange, Manifest, Severity, TravelDocument, Traveller, read_interchange
@@ -320,7 +322,9 @@ class _Outputs:
         return event_id(self.rid, self.prep.sender, self.prep.interchange_ref, self.prep.content_hash, kind, i)
 
     def add(self, kind: OutputKind, key: bytes, model: Any) -> None:
-        self.items.append(StoredOutput(kind=kind, key=key, value=_json(model), event_id=model.event_id))
+        # Minimised before it is stored or produced: only what the consumer declares leaves.
+        self.items.append(StoredOutput(kind=kind, key=key, value=minimise_json(kind, _json(model)),
+                                       event_id=model.event_id))
 
 
 class Processor:
@@ -334,6 +338,18 @@ class Processor:
         self.screener = screener
         self.executor = executor
         self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
+        self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
+
+    def _seal_raw(self, value: bytes) -> bytes:
+        return self.keyring.encrypt_bytes(value, "raw_messages.raw")
+
+    def _seal_outputs(self, items: list[StoredOutput]) -> list[StoredOutput]:
+        return [StoredOutput(kind=o.kind, key=o.key, value=self.keyring.encrypt_bytes(o.value, "output_events.value"),
+                             event_id=o.event_id) for o in items]
+
+    def _open_outputs(self, items: list[StoredOutput]) -> list[StoredOutput]:
+        return [StoredOutput(kind=o.kind, key=o.key, value=self.keyring.decrypt_bytes(o.value, "output_events.value"),
+                             event_id=o.event_id) for o in items]
 
     @classmethod
     async def open(cls, settings: Settings, *, screener: Screener | None = None,
@@ -367,7 +383,7 @@ class Processor:
             stored = await Store.stored_outputs(conn, rid)
         if stored is not None:
             log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored))
-            return [_to_event(o) for o in stored]
+            return [_to_event(o) for o in self._open_outputs(stored)]
         prep = await self._cpu(prepare, value, self.profile, self.screener, control_ref=rid[:14])
         try:
             outputs = await self._commit(rid, prep, value, key, source)
@@ -383,7 +399,7 @@ class Processor:
         async with self._lock, self.store.transaction() as conn:
             stored = await Store.stored_outputs(conn, rid)
             if stored is not None:
-                return stored
+                return self._open_outputs(stored)
             return await self._apply(conn, rid, prep, value, key, source)
 
     async def _apply(self, conn: AsyncConnection, rid: str, prep: Prepared, value: bytes, key: bytes | None,
@@ -400,7 +416,8 @@ class Processor:
                   "content_hash": prep.content_hash, "lane": LANE}
 
         if prep.malformed:
-            iid = await Store.add_interchange(conn, value, status="dead_letter", **common)
+            iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="dead_letter",
+                                              **common)
             out.add("acks", ack_key, self._ack(out, iref, prep.contrl, accepted=False))
             out.add("dlq", key or ack_key, DeadLetterEvent(
                 event_id=out.next_id("dlq"), reason=prep.reason or "malformed input",
@@ -409,7 +426,7 @@ class Processor:
                           if f.severity is Severity.ERROR],
                 source=source, record_key_base64=base64.b64encode(key).decode() if key is not None else None,
                 original_base64=base64.b64encode(value).decode(), interchange=iref))
-            await Store.save_record(conn, rid, iid, "dead_letter", out.items)
+            await Store.save_record(conn, rid, iid, "dead_letter", self._seal_outputs(out.items))
             log.warning("dead letter: interchange %s from %s: %s", iref.interchange_ref, iref.sender,
                         ", ".join(dict.fromkeys(f.rule for f in prep.malformed)))
             return out.items
@@ -417,18 +434,20 @@ class Processor:
 
         dup_of = await Store.find_duplicate(conn, iref.sender, iref.interchange_ref, prep.content_hash)
         if dup_of is not None:
-            iid = await Store.add_interchange(conn, value, status="duplicate", **common)
+            iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="duplicate",
+                                              **common)
             dup = Finding(rule="ENV-DUPLICATE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
                           message="interchange received before (same sender and reference, or same bytes)",
                           contrl_error=26)
             contrl = write_contrl(ic.model_copy(update={"findings": [dup]}), control_ref=rid[:14])
             out.add("acks", ack_key, self._ack(out, iref, contrl, accepted=False, duplicate=True))
-            await Store.save_record(conn, rid, iid, "duplicate", out.items)
+            await Store.save_record(conn, rid, iid, "duplicate", self._seal_outputs(out.items))
             log.info("duplicate interchange %s from %s: acknowledged, not processed again",
                      iref.interchange_ref, iref.sender)
             return out.items
 
-        iid = await Store.add_interchange(conn, value, status="processed", **common)
+        iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="processed",
+                                              **common)
         await Store.register(conn, iref.sender or "", iref.interchange_ref or "", prep.content_hash, iid)
         ready: list[Screened] = list(prep.singles)
         for part in prep.parts:
@@ -455,7 +474,7 @@ class Processor:
             out.add("alerts", a.flight.flight_key.encode(), a)
         for mev in manifest_events:
             out.add("manifests", mev.flight.flight_key.encode(), mev)
-        await Store.save_record(conn, rid, iid, "processed", out.items)
+        await Store.save_record(conn, rid, iid, "processed", self._seal_outputs(out.items))
         log.info("interchange %s from %s: %d message(s), %d part(s) held, flights [%s], %d alert(s)",
                  iref.interchange_ref, iref.sender, len(ic.messages), len(prep.parts),
                  ", ".join(m.flight.flight_key for m in manifest_events), len(alert_events))
@@ -500,7 +519,8 @@ class Processor:
             state = AssemblyState(key_hash=kh, generation=1, complete=False, digest=None, manifest_id=None)
             await Store.save_assembly(conn, state, create=True, sender=key[0], common_access_ref=key[1][:70],
                                       document_code=key[2] or None, document_id=key[3] or None)
-        stored = [Manifest.model_validate_json(j) for j in await Store.parts(conn, kh, state.generation)]
+        stored = [Manifest.model_validate_json(self.keyring.decrypt_text(j, "assembly_parts.manifest_json") or "")
+                  for j in await Store.parts(conn, kh, state.generation)]
         same_seq = [m for m in stored if m.header.sequence == part.header.sequence]
         if same_seq and all(m.travellers == part.travellers for m in same_seq):
             log.info("part %s of %s received again with the same travellers: nothing new",
@@ -512,7 +532,7 @@ class Processor:
                                   digest=state.digest, manifest_id=state.manifest_id)
             stored = []
         await Store.add_part(conn, kh, state.generation, part.header.sequence, part.header.sequence_flag, iid,
-                             part.model_dump_json())
+                             self.keyring.encrypt_text(part.model_dump_json(), "assembly_parts.manifest_json") or "")
         screened = await self._cpu(complete_assembly, [*stored, part], self.screener)
         emit = screened.complete and screened.digest != state.digest
         state = AssemblyState(key_hash=kh, generation=state.generation, complete=screened.complete,
@@ -534,7 +554,7 @@ class Processor:
             document_code=m.document_code, document_id=m.document_id, transaction_ref=m.transaction_ref,
             lane=LANE, complete=s.complete, parts=json.dumps(m.parts), passengers=pax, crew=crew,
             declared_passengers=m.totals.passengers, declared_crew=m.totals.crew,
-            header_json=m.model_copy(update={"travellers": []}).model_dump_json())
+            header_json=m.model_copy(update={"travellers": []}).model_dump_json(), **_clocks(m))
         if s.multipart:
             await Store.link_assembly(conn, kh, manifest_id)
         rows = []
@@ -548,6 +568,10 @@ class Processor:
                 "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
                 "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
                 "traveller_json": t.model_dump_json()})
+            row = rows[-1]
+            for col in TRAVELLER_SECRET_COLUMNS:
+                value = row[col]
+                row[col] = self.keyring.encrypt_text(value if isinstance(value, str) else None, f"travellers.{col}")
         traveller_ids = await Store.add_travellers(conn, rows)
 
         flight = _flight(m)
@@ -593,6 +617,20 @@ class Processor:
                           declared_crew=m.totals.crew, hits=len(alerts)),
             travellers=views, findings=[_finding_view(f) for f in s.findings], lane=LANE, interchange=iref)
         return mev, alerts
+
+
+def _utc_or_none(utc: datetime | None, local: datetime | None) -> datetime | None:
+    """A leg time for the retention clocks: UTC as sent, else the local time read as UTC (hours of margin)."""
+    t = utc or local
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _clocks(m: Manifest) -> dict[str, datetime | None]:
+    first, last = (m.legs[0], m.legs[-1]) if m.legs else (None, None)
+    return {"departs_at": _utc_or_none(first.departure_utc, first.departure_local) if first else None,
+            "arrives_at": _utc_or_none(last.arrival_utc, last.arrival_local) if last else None}
 
 
 def _to_event(o: StoredOutput) -> OutputEvent:

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
     profile: str = "baseline"
 
+    # Data protection (api_engine.crypto, api_engine.retention): keys are base64 of 32 bytes.
+    data_key: SecretStr | None = None  # absent: a key file is generated under data_dir (with a warning)
+    data_keys_old: Annotated[list[str], NoDecode] = Field(default_factory=list)  # decrypt only, until rotated
+    pseudonym_key: SecretStr | None = None  # absent: derived from data_key (or kept in the key file)
+    retention_policy: Path | None = None  # TOML; absent: api_engine/policies/retention.toml
+
     # Processing.
     workers: int = 1
     max_in_flight: int = 64  # records being processed per worker at once (backpressure bound)
@@ -62,7 +68,7 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     shutdown_timeout_s: float = 20.0
 
-    @field_validator("watchlists", mode="before")
+    @field_validator("watchlists", "data_keys_old", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -31,7 +31,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest revision; with several branches (heads) their ids sorted and joined by commas."""
+    heads = sorted(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return ",".join(heads) or None
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
@@ -43,11 +45,12 @@ def _upgrade(connection: Connection, revision: str) -> None:
 
 
 def _current(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = sorted(MigrationContext.configure(connection).get_current_heads())
+    return ",".join(heads) or None
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the database to `revision` (default: the newest) in one transaction."""
+async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
+    """Bring the database to `revision` (default: every branch's newest) in one transaction."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)
 

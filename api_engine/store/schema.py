@@ -40,6 +40,13 @@ metadata = MetaData(naming_convention=NAMING)
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Stamp = DateTime(timezone=True)
 
+
+def Sealable(length: int) -> String:
+    """An identifying text column: TEXT on PostgreSQL, wide enough for its AES-GCM ciphertext (api_engine.crypto).
+
+    SQLite does not enforce VARCHAR lengths, so the type stays as declared there."""
+    return String(length).with_variant(Text(), "postgresql")
+
 interchanges = Table(
     "interchanges", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
@@ -97,6 +104,9 @@ manifests = Table(
     Column("declared_crew", Integer),
     Column("header_json", Text, nullable=False),  # the manifest without its travellers
     Column("created_at", Stamp, nullable=False),
+    # Retention clocks (api_engine.retention), UTC; NULL when the list does not say: receipt counts then.
+    Column("departs_at", Stamp),
+    Column("arrives_at", Stamp),
     Index("ix_manifests_flight_doc", "flight_key", "document_code"),
 )
 
@@ -109,18 +119,20 @@ travellers = Table(
     Column("role", String(24), nullable=False),
     Column("party_function", String(3), nullable=False),
     # Identifying fields, each in its own column so retention can null or pseudonymise them.
-    Column("surname", String(70)),
-    Column("given_names", String(200)),
-    Column("date_of_birth", String(10)),
+    # Sealable ones hold AES-GCM ciphertext at rest and HMAC pseudonyms after depersonalisation.
+    Column("surname", Sealable(70)),
+    Column("given_names", Sealable(200)),
+    Column("date_of_birth", Sealable(10)),
     Column("gender", String(1)),
     Column("nationality", String(3)),
     Column("doc_type", String(3)),
-    Column("doc_number", String(35)),
+    Column("doc_number", Sealable(35)),
     Column("doc_issuing_state", String(3)),
-    Column("ref_abo", String(70)),
-    Column("ref_avf", String(70)),
-    Column("traveller_json", Text),  # the full traveller as read; nulled by retention
+    Column("ref_abo", Sealable(70)),
+    Column("ref_avf", Sealable(70)),
+    Column("traveller_json", Text),  # the full traveller as read; pseudonymised by retention
     Column("pseudonymised_at", Stamp),
+    Column("reid_sealed", LargeBinary),  # encrypted identity kept for supervised re-identification until deletion
 )
 
 hits = Table(
@@ -187,4 +199,96 @@ output_events = Table(
     UniqueConstraint("record_id", "position", name="uq_output_events_record_position"),
 )
 
+# The audit trail (api_engine.audit): append-only, hash-chained; references only, never personal data.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),  # 1, 2, 3, ... without gaps
+    Column("at", Stamp, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("purpose", String(64)),
+    Column("reason", Text),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row (id 1): the chain's newest entry and the anchor left by pruning. Appends update it first, so
+# it is also the lock that serialises appends, and it reveals a deleted newest entry.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("pruned_seq", BigInteger, nullable=False),
+    Column("pruned_hash", String(64), nullable=False),
+)
+
 ALL_TABLES = tuple(metadata.sorted_tables)
+
+# ---- console (revision 0003): accounts, sessions, officers' decisions, allowlist, list uploads -------------
+# Owned by api_engine/console. Sessions are stored by the SHA-256 of their token (a leaked table gives
+# no usable cookie); the allowlist holds a fingerprint of the traveller's attributes, never the attributes.
+
+console_users = Table(
+    "console_users", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # officer | supervisor | auditor | admin
+    Column("identity_provider", String(32), nullable=False),  # local | oidc:<issuer> ...
+    Column("password_hash", String(200)),  # argon2id; NULL for accounts of an external provider
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("last_sign_in_at", Stamp),
+)
+
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("console_users.id", ondelete="CASCADE"), index=True),  # NULL: signed out
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("expires_at", Stamp, nullable=False),
+)
+
+hit_decisions = Table(
+    "hit_decisions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("hit_id", Id, ForeignKey("hits.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("decision", String(16), nullable=False),  # confirm | dismiss | escalate
+    Column("comment", Text, nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("decided_at", Stamp, nullable=False),
+)
+
+allowlist = Table(
+    "allowlist", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("list", String(100), nullable=False),
+    Column("entry_id", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # watchlists.screener.traveller_fingerprint
+    Column("hit_id", Id, ForeignKey("hits.id", ondelete="SET NULL")),
+    Column("reason", Text, nullable=False),
+    Column("cleared_by", String(100), nullable=False),
+    Column("cleared_at", Stamp, nullable=False),
+    UniqueConstraint("list", "entry_id", "fingerprint", name="uq_allowlist_list_entry_fingerprint"),
+)
+
+watchlist_uploads = Table(
+    "watchlist_uploads", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("list_name", String(100), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("source_format", String(32), nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("report_json", Text, nullable=False),  # rejected rows (line + reason, no names) and the diff
+    Column("path", String(500)),  # where the accepted file was kept; NULL when rejected as a whole
+    Column("accepted", Boolean, nullable=False),
+    Column("uploaded_by", String(100), nullable=False),
+    Column("uploaded_at", Stamp, nullable=False),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, now with the console's tables

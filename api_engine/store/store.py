@@ -142,8 +142,9 @@ class Store:
     @staticmethod
     async def add_interchange(conn: AsyncConnection, raw: bytes, **values: Any) -> int:
         """The received interchange and, in its own table (for retention), its raw bytes."""
+        values.setdefault("size", len(raw))  # the caller may store sealed bytes and give the original size
         new_id: int = (await conn.execute(
-            insert(interchanges).values(size=len(raw), received_at=now(), **values)
+            insert(interchanges).values(received_at=now(), **values)
             .returning(interchanges.c.id))).scalar_one()
         await conn.execute(insert(raw_messages).values(interchange_id=new_id, raw=raw))
         return new_id

@@ -1,0 +1,176 @@
+"""The console's JSON API under /api: one route per page action, every route behind a RoleGate.
+
+Strategy: thin handlers over `service`, `queries` and `decisions`, typed with the models so the
+OpenAPI document (GET /api/openapi.json, signed in) describes them. Unsafe methods need the CSRF
+token in the X-CSRF-Token header (GET /api/me gives it). The live queue is Server-Sent Events:
+the endpoint polls the store (a cheap max/count query each `poll_interval_s`) and sends the whole
+queue when it changed, so every client converges on the same list whoever made the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from . import queries, service, users
+from .auth import OFFICERS, SESSION_COOKIE
+from .decisions import decide
+from .deps import Admin, Anyone, Auditor, ListManager, Officer, State
+from .models import (
+    AlertQueue,
+    AuditPage,
+    DecisionRequest,
+    DecisionResult,
+    FlightRow,
+    FullViewRequest,
+    HitDetail,
+    ManifestView,
+    Me,
+    NewUser,
+    TravellerDetail,
+    UploadResult,
+    UserRow,
+    WatchlistsPage,
+)
+
+router = APIRouter(prefix="/api")
+KEEPALIVE_S = 15.0
+RECHECK_SESSION_S = 5.0
+
+
+Sort = Annotated[queries.SortKey, Query(description="severity (default), arrival or received")]
+
+
+@router.get("/me", response_model=Me, tags=["session"])
+async def me(who: Anyone) -> Me:
+    """Who is signed in, and the CSRF token to send as X-CSRF-Token on unsafe requests."""
+    return Me(name=who.name, role=who.role, csrf_token=who.csrf_token)
+
+
+@router.get("/openapi.json", tags=["session"], include_in_schema=False)
+async def openapi(request: Request, who: Anyone) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/alerts", response_model=AlertQueue, tags=["alerts"])
+async def alerts(st: State, who: Officer, sort: Sort = "severity", flight: str | None = None) -> AlertQueue:
+    """Open and escalated hits, most severe first (or by arrival / received time), optionally one flight."""
+    return await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
+
+
+@router.get("/alerts/stream", tags=["alerts"], response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "`event: queue` with an AlertQueue as data, whenever it changes"}})
+async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "severity",
+                       flight: str | None = None) -> StreamingResponse:
+    """The alert queue as Server-Sent Events: the whole queue again on every change."""
+    token = request.cookies.get(SESSION_COOKIE)
+
+    async def events() -> AsyncIterator[str]:
+        last: tuple[Any, ...] | None = None
+        quiet = since_check = 0.0
+        poll = st.config.poll_interval_s
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            version = await queries.queue_version(st.store)
+            if version != last:
+                queue = await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
+                yield f"event: queue\ndata: {queue.model_dump_json()}\n\n"
+                last, quiet = version, 0.0
+            elif quiet >= KEEPALIVE_S:
+                yield ": keep-alive\n\n"
+                quiet = 0.0
+            if since_check >= RECHECK_SESSION_S:  # signed out or disabled meanwhile: stop streaming
+                info = await st.sessions.lookup(token)
+                if info is None or info.principal is None or info.principal.role not in OFFICERS.roles:
+                    yield "event: signed-out\ndata: {}\n\n"
+                    return
+                since_check = 0.0
+            await asyncio.sleep(poll)
+            quiet += poll
+            since_check += poll
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/flights", response_model=list[FlightRow], tags=["flights"])
+async def flights(st: State, who: Officer, all: bool = False) -> list[FlightRow]:
+    """Current manifests by arrival time; by default those arriving from six hours ago on."""
+    return await queries.flights(st.store, st.keyring, upcoming=not all)
+
+
+@router.get("/manifests/{uid}", response_model=ManifestView, tags=["flights"])
+async def manifest(uid: str, st: State, who: Officer) -> ManifestView:
+    """The minimised manifest: initials, role, nationality, hits. Not audited (no identifying data)."""
+    return await service.manifest_minimal(st, uid)
+
+
+@router.post("/manifests/{uid}/full", response_model=ManifestView, tags=["flights"])
+async def manifest_full(uid: str, body: FullViewRequest, st: State, who: Officer) -> ManifestView:
+    """The full manifest, logged to the audit trail with the reason given."""
+    return await service.manifest_full(st, who, uid, body.reason)
+
+
+@router.get("/hits/{hit_id}", response_model=HitDetail, tags=["alerts"])
+async def hit(hit_id: int, st: State, who: Officer) -> HitDetail:
+    """A hit with its explanation feature by feature, the listed entry, and the decisions so far (audited)."""
+    return await service.hit(st, who, hit_id)
+
+
+@router.post("/hits/{hit_id}/decision", response_model=DecisionResult, tags=["alerts"])
+async def decision(hit_id: int, body: DecisionRequest, st: State, who: Officer) -> DecisionResult:
+    """Confirm, dismiss (false positive → allowlist) or escalate, with a required comment (audited)."""
+    return await decide(st, hit_id, body.decision, body.comment, who)
+
+
+@router.get("/travellers/{ref}", response_model=TravellerDetail, tags=["alerts"])
+async def traveller(ref: str, st: State, who: Officer) -> TravellerDetail:
+    """A traveller, their flight and their hits (audited)."""
+    return await service.traveller(st, who, ref)
+
+
+@router.get("/watchlists", response_model=WatchlistsPage, tags=["watchlists"])
+async def watchlists(st: State, who: ListManager) -> WatchlistsPage:
+    """Loaded lists with versions and entry counts, and the last uploads."""
+    return service.watchlists(st, await st.catalog.uploads())
+
+
+@router.post("/watchlists", response_model=UploadResult, tags=["watchlists"])
+async def upload_watchlist(st: State, who: ListManager, file: Annotated[UploadFile, File()]) -> UploadResult:
+    """Upload a national-format CSV list; returns its validation report (audited)."""
+    return await service.upload(st, who, await file.read(), file.filename)
+
+
+@router.get("/audit", response_model=AuditPage, tags=["audit"])
+async def audit(st: State, who: Auditor) -> AuditPage:
+    """Audit chain verification, recent entries, purge runs and retention status."""
+    return await service.audit(st)
+
+
+@router.get("/users", response_model=list[UserRow], tags=["users"])
+async def list_users(st: State, who: Admin) -> list[UserRow]:
+    return [UserRow(name=a.name, role=a.role, identity_provider=a.identity_provider, active=a.active)
+            for a in await users.list_users(st.store)]
+
+
+@router.post("/users", response_model=UserRow, status_code=201, tags=["users"])
+async def add_user(body: NewUser, st: State, who: Admin) -> UserRow:
+    account = await users.add_user(st.store, body.name, body.role, body.password)
+    await st.auditor.record(actor=who.name, action="user_add", subject=f"user:{account.name}",
+                            purpose="account management", details={"role": account.role})
+    return UserRow(name=account.name, role=account.role, identity_provider=account.identity_provider,
+                   active=account.active)
+
+
+@router.post("/users/{name}/disable", response_model=UserRow, tags=["users"])
+async def disable_user(name: str, st: State, who: Admin) -> UserRow:
+    await users.set_active(st.store, name, False)
+    await st.auditor.record(actor=who.name, action="user_disable", subject=f"user:{name}",
+                            purpose="account management")
+    found = next(a for a in await users.list_users(st.store) if a.name == name)
+    return UserRow(name=found.name, role=found.role, identity_provider=found.identity_provider, active=found.active)

@@ -1,0 +1,218 @@
+"""Typed shapes of the console's JSON API (and of what the pages render): OpenAPI comes from these.
+
+Strategy: one pydantic model per thing a page shows. Minimised and full traveller views are
+separate models, so a minimised response cannot carry a name by accident.
+"""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Decision = Literal["confirm", "dismiss", "escalate"]
+
+
+class TimePoint(BaseModel):
+    """One instant shown twice: at the airport it concerns (local) and in UTC."""
+
+    utc: datetime | None = None
+    local: datetime | None = Field(default=None, description="wall-clock time at `airport` (no offset)")
+    airport: str | None = None
+    tz: str | None = Field(default=None, description="IANA zone of the airport")
+    text: str = Field(default="", description="both, ready to show: '2025-03-01 15:30 JFK · 20:30 UTC'")
+
+
+class AlertRow(BaseModel):
+    hit_id: int
+    status: str
+    severity: Literal["high", "medium", "low"]
+    score: float
+    threshold: float | None = None
+    list: str
+    entry_id: str
+    category: str | None = None
+    traveller_ref: str
+    surname: str | None = None
+    given_names: str | None = None
+    nationality: str | None = None
+    date_of_birth: str | None = None
+    role: str
+    manifest_uid: str
+    flight_key: str
+    flight_id: str | None = None
+    route: str = ""
+    arrival: TimePoint
+    received: TimePoint
+
+
+class AlertQueue(BaseModel):
+    alerts: list[AlertRow]
+    open: int
+    escalated: int
+    generated: TimePoint
+
+
+class FlightRow(BaseModel):
+    manifest_uid: str
+    flight_key: str
+    flight_id: str | None = None
+    route: str = ""
+    document: str = Field(description="passengers (745) or crew (250) list")
+    version: int
+    complete: bool
+    departure: TimePoint
+    arrival: TimePoint
+    passengers: int
+    crew: int
+    declared_passengers: int | None = None
+    declared_crew: int | None = None
+    hits_open: int = 0
+    hits_total: int = 0
+    findings: list[str] = []
+
+
+class TravellerMinimal(BaseModel):
+    """What the default manifest view shows: enough to count and find, not to identify."""
+
+    ref: str
+    position: int
+    role: str
+    initials: str
+    nationality: str | None = None
+    hit_count: int = 0
+
+
+class TravellerFull(TravellerMinimal):
+    surname: str | None = None
+    given_names: str | None = None
+    date_of_birth: str | None = None
+    gender: str | None = None
+    doc_type: str | None = None
+    doc_number: str | None = None
+    doc_issuing_state: str | None = None
+
+
+class ManifestView(BaseModel):
+    flight: FlightRow
+    full: bool
+    travellers: list[TravellerMinimal] | list[TravellerFull]
+
+
+class FullViewRequest(BaseModel):
+    reason: str = Field(min_length=3, max_length=1000, description="why the full manifest is needed (audited)")
+
+
+class Feature(BaseModel):
+    feature: str
+    outcome: str
+    contribution: float
+    detail: str
+
+
+class EntryView(BaseModel):
+    """The watchlist entry as listed, shown beside the traveller."""
+
+    list: str
+    id: str
+    category: str
+    names: builtins.list[str]
+    dates_of_birth: builtins.list[str]
+    nationalities: builtins.list[str]
+    gender: str | None = None
+    documents: builtins.list[str]
+
+
+class DecisionRow(BaseModel):
+    decision: str
+    comment: str
+    decided_by: str
+    role: str
+    decided_at: TimePoint
+
+
+class HitDetail(BaseModel):
+    alert: AlertRow
+    traveller: TravellerFull
+    explanation: list[Feature]
+    entry: EntryView | None = Field(default=None, description="None when the list is not loaded in the console")
+    decisions: list[DecisionRow]
+    allowed: list[str] = Field(description="decisions the caller may take now")
+
+
+class TravellerDetail(BaseModel):
+    traveller: TravellerFull
+    flight: FlightRow
+    hits: list[AlertRow]
+
+
+class DecisionRequest(BaseModel):
+    decision: Decision
+    comment: str = Field(min_length=3, max_length=2000, description="required: why (audited)")
+
+
+class DecisionResult(BaseModel):
+    hit_id: int
+    status: str
+    allowlisted: bool
+
+
+class WatchlistRow(BaseModel):
+    name: str
+    version: str
+    source_format: str
+    origin: str
+    entries: int
+    rejected: int
+    loaded_at: TimePoint
+    uploaded_by: str | None = None
+
+
+class UploadResult(BaseModel):
+    accepted: bool
+    list_name: str
+    version: str
+    source_format: str
+    entries: int
+    rejected: list[dict[str, str]]
+    added: int
+    removed: int
+    changed: int
+    previous_version: str | None = None
+    problem: str | None = None
+
+
+class WatchlistsPage(BaseModel):
+    lists: list[WatchlistRow]
+    problems: list[str]
+    uploads: list[dict[str, object]]
+
+
+class AuditPage(BaseModel):
+    available: bool
+    verification: dict[str, object] | None = None
+    recent: list[dict[str, object]] = []
+    purges: list[dict[str, object]] = []
+    retention: dict[str, object] | None = None
+    retention_note: str = ""
+
+
+class UserRow(BaseModel):
+    name: str
+    role: str
+    identity_provider: str
+    active: bool
+
+
+class NewUser(BaseModel):
+    name: str
+    role: str
+    password: str = Field(min_length=10)
+
+
+class Me(BaseModel):
+    name: str
+    role: str
+    csrf_token: str

@@ -1,0 +1,303 @@
+"""The read side of the console: alert queue, flights, manifests, travellers and hits from the store.
+
+Strategy: plain SQLAlchemy Core selects over the processor's tables (no copies), shaped into the
+models of `models.py`. Flight times come from the stored manifest header (each leg has local and
+UTC times); every instant is shown at its airport and in UTC, the zone taken from airportsdata.
+The queue holds open and escalated hits of current manifest versions (a replaced list's hits are
+re-raised by its replacement). Severity is a plain reading of score and category, documented in
+docs/console.md, so officers can predict it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from api_engine.crypto import Keyring, reveal_traveller
+from api_engine.store import Store
+from api_engine.store.schema import hit_decisions, hits, manifests, output_events, processed_records, travellers
+from api_engine.store.store import now
+from parsers._codelists import airport_tz
+
+from .models import (
+    AlertQueue,
+    AlertRow,
+    DecisionRow,
+    EntryView,
+    Feature,
+    FlightRow,
+    HitDetail,
+    ManifestView,
+    TimePoint,
+    TravellerDetail,
+    TravellerFull,
+    TravellerMinimal,
+)
+
+QUEUE_STATUSES = ("open", "escalated")
+SortKey = Literal["severity", "arrival", "received"]
+DOCUMENTS = {"745": "passengers", "250": "crew"}
+
+
+def _utc(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timepoint(utc: datetime | str | None, airport: str | None) -> TimePoint:
+    """An instant at `airport` and in UTC; without a known zone, UTC only."""
+    at = _utc(utc)
+    if at is None:
+        return TimePoint(airport=airport, text="—")
+    zone = airport_tz(airport) if airport else None
+    if zone is None:
+        return TimePoint(utc=at, airport=airport, text=f"{at:%Y-%m-%d %H:%M} UTC")
+    local = at.astimezone(ZoneInfo(zone))
+    return TimePoint(utc=at, local=local.replace(tzinfo=None), airport=airport, tz=zone,
+                     text=f"{local:%Y-%m-%d %H:%M} {airport} ({local:%Z}) · {at:%H:%M} UTC")
+
+
+def severity(score: float, category: str | None) -> Literal["high", "medium", "low"]:
+    """high: a listed document, or score ≥ 0.95; medium: ≥ 0.90; low: below (yet over the list's threshold)."""
+    if category == "document" or score >= 0.95:
+        return "high"
+    return "medium" if score >= 0.90 else "low"
+
+
+def initials(surname: str | None, given_names: str | None) -> str:
+    parts = [*(given_names or "").split(), *(surname or "").split()]
+    return ".".join(p[0] for p in parts if p) + "." if parts else "—"
+
+
+class _Flight:
+    """Flight facts from a manifest's stored header (the main-carriage leg)."""
+
+    def __init__(self, header_json: str, flight_key: str) -> None:
+        header: dict[str, Any] = json.loads(header_json)
+        legs: list[dict[str, Any]] = header.get("legs") or []
+        leg = next((g for g in legs if g.get("transport_stage") == "20"), legs[0] if legs else {})
+        self.flight_id: str | None = leg.get("flight_id") or flight_key.split("/")[0]
+        self.dep_airport: str | None = leg.get("departure_airport")
+        self.arr_airport: str | None = leg.get("arrival_airport")
+        self.route = f"{self.dep_airport or '?'} → {self.arr_airport or '?'}"
+        self.departure = timepoint(leg.get("departure_utc"), self.dep_airport)
+        self.arrival = timepoint(leg.get("arrival_utc"), self.arr_airport)
+
+
+def _alert_select() -> Any:
+    return (select(hits.c.id, hits.c.status, hits.c.score, hits.c.threshold, hits.c.list, hits.c.entry_id,
+                   hits.c.category, hits.c.created_at, hits.c.explanation, hits.c.traveller_id,
+                   travellers.c.ref, travellers.c.surname, travellers.c.given_names, travellers.c.nationality,
+                   travellers.c.date_of_birth, travellers.c.role, manifests.c.uid, manifests.c.flight_key,
+                   manifests.c.header_json)
+            .select_from(hits.join(travellers, travellers.c.id == hits.c.traveller_id)
+                         .join(manifests, manifests.c.id == hits.c.manifest_id)))
+
+
+def _open(row: Any, keyring: Keyring) -> SimpleNamespace:
+    """A row with the traveller's identifying columns decrypted (they are encrypted at rest)."""
+    return SimpleNamespace(**reveal_traveller(dict(row._mapping), keyring))
+
+
+def _alert_row(row: Any, keyring: Keyring) -> AlertRow:
+    r = _open(row, keyring)
+    flight = _Flight(r.header_json, r.flight_key)
+    return AlertRow(
+        hit_id=r.id, status=r.status, severity=severity(r.score, r.category), score=round(r.score, 3),
+        threshold=r.threshold, list=r.list, entry_id=r.entry_id, category=r.category, traveller_ref=r.ref,
+        surname=r.surname, given_names=r.given_names, nationality=r.nationality, date_of_birth=r.date_of_birth,
+        role=r.role, manifest_uid=r.uid, flight_key=r.flight_key, flight_id=flight.flight_id, route=flight.route,
+        arrival=flight.arrival, received=timepoint(r.created_at, flight.arr_airport))
+
+
+_SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+
+def _sort(rows: list[AlertRow], sort: SortKey) -> list[AlertRow]:
+    far = datetime.max.replace(tzinfo=UTC)
+    if sort == "arrival":
+        return sorted(rows, key=lambda a: (a.arrival.utc or far, -a.score))
+    if sort == "received":
+        return sorted(rows, key=lambda a: a.received.utc or far, reverse=True)
+    return sorted(rows, key=lambda a: (_SEVERITY_RANK[a.severity], -a.score, a.arrival.utc or far))
+
+
+async def alert_queue(store: Store, keyring: Keyring, *, sort: SortKey = "severity", flight: str | None = None,
+                      limit: int = 500) -> AlertQueue:
+    """Open and escalated hits of current manifests; `flight` matches the flight id or key (prefix)."""
+    query = _alert_select().where(hits.c.status.in_(QUEUE_STATUSES), manifests.c.replaced_by.is_(None))
+    if flight:
+        query = query.where(manifests.c.flight_key.startswith(flight.strip().upper(), autoescape=True))
+    async with store.engine.connect() as conn:
+        rows = [_alert_row(r, keyring) for r in await conn.execute(query.order_by(hits.c.id.desc()).limit(limit))]
+    return AlertQueue(alerts=_sort(rows, sort), open=sum(a.status == "open" for a in rows),
+                      escalated=sum(a.status == "escalated" for a in rows), generated=timepoint(now(), None))
+
+
+async def queue_version(store: Store) -> tuple[Any, ...]:
+    """Changes whenever the queue may have: a new hit, a decision. Cheap enough to poll each second."""
+    async with store.engine.connect() as conn:
+        h = (await conn.execute(select(func.max(hits.c.id), func.count()).select_from(hits)
+                                .where(hits.c.status.in_(QUEUE_STATUSES)))).one()
+        d = await conn.scalar(select(func.max(hit_decisions.c.id)))
+        m = await conn.scalar(select(func.max(manifests.c.id)))
+    return (h[0], h[1], d, m)
+
+
+async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) -> dict[str, list[str]]:
+    """Per manifest uid: the carrier's CONTRL verdict, assembly findings and count mismatches."""
+    out: dict[str, list[str]] = {r.uid: [] for r in rows}
+    by_interchange: dict[int, list[str]] = {}
+    for r in rows:
+        by_interchange.setdefault(r.interchange_id, []).append(r.uid)
+        if r.declared_passengers is not None and r.declared_passengers != r.passengers:
+            out[r.uid].append(f"CNT 42 declares {r.declared_passengers} passengers, list holds {r.passengers}")
+        if r.declared_crew is not None and r.declared_crew != r.crew:
+            out[r.uid].append(f"CNT 41 declares {r.declared_crew} crew, list holds {r.crew}")
+        if not r.complete:
+            out[r.uid].append("incomplete: parts still missing")
+    if not by_interchange:
+        return out
+    events = await conn.execute(
+        select(processed_records.c.interchange_id, output_events.c.kind, output_events.c.value)
+        .select_from(output_events.join(processed_records,
+                                        processed_records.c.record_id == output_events.c.record_id))
+        .where(processed_records.c.interchange_id.in_(list(by_interchange)),
+               output_events.c.kind.in_(("acks", "manifests"))))
+    for iid, kind, value in events:
+        event = json.loads(keyring.decrypt_bytes(bytes(value), "output_events.value"))
+        if kind == "acks" and not event.get("accepted", True):
+            for uid in by_interchange.get(iid, []):
+                out[uid].append("carrier's interchange rejected in the CONTRL (validation errors)")
+        elif kind == "manifests" and event.get("manifest_uid") in out:
+            out[event["manifest_uid"]] += [f"{f['rule']}: {f['message']}" for f in event.get("findings", [])]
+    return out
+
+
+def _manifest_select() -> Any:
+    return select(manifests.c.id, manifests.c.uid, manifests.c.flight_key, manifests.c.document_code,
+                  manifests.c.version, manifests.c.complete, manifests.c.passengers, manifests.c.crew,
+                  manifests.c.declared_passengers, manifests.c.declared_crew, manifests.c.header_json,
+                  manifests.c.interchange_id)
+
+
+def _flight_row(r: Any, hit_counts: dict[int, tuple[int, int]], findings: dict[str, list[str]]) -> FlightRow:
+    f = _Flight(r.header_json, r.flight_key)
+    total, open_ = hit_counts.get(r.id, (0, 0))
+    return FlightRow(manifest_uid=r.uid, flight_key=r.flight_key, flight_id=f.flight_id, route=f.route,
+                     document=DOCUMENTS.get(r.document_code or "", r.document_code or "?"), version=r.version,
+                     complete=r.complete, departure=f.departure, arrival=f.arrival, passengers=r.passengers,
+                     crew=r.crew, declared_passengers=r.declared_passengers, declared_crew=r.declared_crew,
+                     hits_total=total, hits_open=open_, findings=findings.get(r.uid, []))
+
+
+async def _hit_counts(conn: AsyncConnection, manifest_ids: list[int]) -> dict[int, tuple[int, int]]:
+    if not manifest_ids:
+        return {}
+    rows = await conn.execute(
+        select(hits.c.manifest_id, func.count(),
+               func.sum(case((hits.c.status.in_(QUEUE_STATUSES), 1), else_=0)))
+        .where(hits.c.manifest_id.in_(manifest_ids)).group_by(hits.c.manifest_id))
+    return {mid: (int(total), int(open_ or 0)) for mid, total, open_ in rows}
+
+
+async def flights(store: Store, keyring: Keyring, *, upcoming: bool = True, limit: int = 300) -> list[FlightRow]:
+    """Current manifest versions by arrival; `upcoming`: arriving from six hours ago on."""
+    async with store.engine.connect() as conn:
+        rows = (await conn.execute(_manifest_select().where(manifests.c.replaced_by.is_(None))
+                                   .order_by(manifests.c.id.desc()).limit(limit))).all()
+        counts = await _hit_counts(conn, [r.id for r in rows])
+        findings = await _findings(conn, keyring, list(rows))
+    out = [_flight_row(r, counts, findings) for r in rows]
+    if upcoming:
+        cutoff = now().timestamp() - 6 * 3600
+        out = [f for f in out if f.arrival.utc is None or f.arrival.utc.timestamp() >= cutoff]
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(out, key=lambda f: (f.arrival.utc or far, f.flight_key, f.document))
+
+
+def _traveller(row: Any, keyring: Keyring, hit_count: int, full: bool) -> TravellerMinimal | TravellerFull:
+    r = _open(row, keyring)
+    base = {"ref": r.ref, "position": r.position, "role": r.role, "initials": initials(r.surname, r.given_names),
+            "nationality": r.nationality, "hit_count": hit_count}
+    if not full:
+        return TravellerMinimal(**base)
+    return TravellerFull(**base, surname=r.surname, given_names=r.given_names, date_of_birth=r.date_of_birth,
+                         gender=r.gender, doc_type=r.doc_type, doc_number=r.doc_number,
+                         doc_issuing_state=r.doc_issuing_state)
+
+
+async def manifest(store: Store, keyring: Keyring, uid: str, *, full: bool) -> ManifestView | None:
+    async with store.engine.connect() as conn:
+        m = (await conn.execute(_manifest_select().where(manifests.c.uid == uid))).first()
+        if m is None:
+            return None
+        counts = await _hit_counts(conn, [m.id])
+        findings = await _findings(conn, keyring, [m])
+        rows = (await conn.execute(select(travellers).where(travellers.c.manifest_id == m.id)
+                                   .order_by(travellers.c.position))).all()
+        per: dict[int, int] = {tid: n for tid, n in await conn.execute(
+            select(hits.c.traveller_id, func.count()).where(hits.c.manifest_id == m.id)
+            .group_by(hits.c.traveller_id))}
+    people = [_traveller(r, keyring, per.get(r.id, 0), full) for r in rows]
+    return ManifestView(flight=_flight_row(m, counts, findings), full=full, travellers=people)
+
+
+def _entry_view(entry: Any) -> EntryView:
+    return EntryView(list=entry.list, id=entry.id, category=str(entry.category),
+                     names=[f"{n.name}" + ("" if n.kind == "primary" else f" ({n.kind})") for n in entry.names],
+                     dates_of_birth=[str(d) for d in entry.dates_of_birth], nationalities=list(entry.nationalities),
+                     gender=entry.gender,
+                     documents=[" ".join(p for p in (d.doc_type, d.number, d.country) if p) for d in entry.documents])
+
+
+def allowed_decisions(status: str, role: str) -> list[str]:
+    """Open hits: officers and supervisors decide. Escalated hits: a supervisor decides (four eyes)."""
+    if status == "open" and role in ("officer", "supervisor"):
+        return ["confirm", "dismiss", "escalate"]
+    if status == "escalated" and role == "supervisor":
+        return ["confirm", "dismiss"]
+    return []
+
+
+async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, role: str) -> HitDetail | None:
+    async with store.engine.connect() as conn:
+        r = (await conn.execute(_alert_select().where(hits.c.id == hit_id))).first()
+        if r is None:
+            return None
+        t = (await conn.execute(select(travellers).where(travellers.c.id == r.traveller_id))).one()
+        count = await conn.scalar(select(func.count()).select_from(hits).where(hits.c.traveller_id == t.id))
+        decisions = (await conn.execute(select(hit_decisions).where(hit_decisions.c.hit_id == hit_id)
+                                        .order_by(hit_decisions.c.id))).all()
+    alert = _alert_row(r, keyring)
+    entry = catalog.entry(r.list, r.entry_id)
+    return HitDetail(
+        alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
+        explanation=[Feature(**f) for f in json.loads(r.explanation)],
+        entry=_entry_view(entry) if entry is not None else None,
+        decisions=[DecisionRow(decision=d.decision, comment=d.comment, decided_by=d.decided_by, role=d.role,
+                               decided_at=timepoint(d.decided_at, alert.arrival.airport)) for d in decisions],
+        allowed=allowed_decisions(r.status, role))
+
+
+async def traveller_detail(store: Store, keyring: Keyring, ref: str) -> TravellerDetail | None:
+    async with store.engine.connect() as conn:
+        t = (await conn.execute(select(travellers).where(travellers.c.ref == ref))).first()
+        if t is None:
+            return None
+        m = (await conn.execute(_manifest_select().where(manifests.c.id == t.manifest_id))).one()
+        counts = await _hit_counts(conn, [m.id])
+        findings = await _findings(conn, keyring, [m])
+        hit_rows = (await conn.execute(_alert_select().where(hits.c.traveller_id == t.id)
+                                       .order_by(hits.c.id))).all()
+    return TravellerDetail(traveller=_traveller(t, keyring, len(hit_rows), True),
+                           flight=_flight_row(m, counts, findings), hits=[_alert_row(h, keyring) for h in hit_rows])

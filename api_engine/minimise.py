@@ -1,0 +1,82 @@
+"""Minimisation before anything leaves: each outgoing topic's consumer gets only the fields it declares.
+
+Strategy: the declaration is data (api_engine/policies/minimisation.toml), one list of field paths per
+consumer; `minimise(kind, event)` rebuilds the event's JSON from the declared paths only, so a field
+added to an event model later does not leave until someone declares it (with a reason next to it).
+Kinds without a declaration (acks, dead letters) go to operators and carriers and pass unchanged.
+The processor applies this before it stores and produces an event, so replays carry the same.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+__all__ = ["Consumer", "consumers", "minimise", "minimise_json"]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    kind: str
+    topic: str
+    audience: str
+    legal_basis: str
+    carry: tuple[str, ...]
+
+
+@cache
+def consumers() -> dict[str, Consumer]:
+    """The declared consumers by output kind (manifests, alerts)."""
+    text = resources.files("api_engine.policies").joinpath("minimisation.toml").read_text(encoding="utf-8")
+    out = {}
+    for name, c in tomllib.loads(text)["consumer"].items():
+        out[c["kind"]] = Consumer(name=name, kind=c["kind"], topic=c["topic"], audience=c["audience"],
+                                  legal_basis=c["legal_basis"], carry=tuple(c["carry"]))
+    return out
+
+
+def _tree(paths: tuple[str, ...]) -> dict[str, Any]:
+    """"a.b", "a[].c" -> {"a": {"b": {}, "c": {}}} (a list's items share the sub-tree)."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        for part in path.replace("[]", "").split("."):
+            node = node.setdefault(part, {})
+    return root
+
+
+@cache
+def _compiled(kind: str) -> dict[str, Any] | None:
+    c = consumers().get(kind)
+    return _tree(c.carry) if c else None
+
+
+def _keep(value: Any, tree: dict[str, Any]) -> Any:
+    if not tree:
+        return value
+    if isinstance(value, list):
+        return [_keep(v, tree) for v in value]
+    if isinstance(value, dict):
+        return {k: _keep(v, tree[k]) for k, v in value.items() if k in tree}
+    return value
+
+
+def minimise(kind: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The event as its consumer may see it: declared fields only."""
+    tree = _compiled(kind)
+    if tree is None:
+        return event
+    kept: dict[str, Any] = _keep(event, tree)
+    return kept
+
+
+def minimise_json(kind: str, value: bytes) -> bytes:
+    """`minimise` for an event already serialised as JSON."""
+    if _compiled(kind) is None:
+        return value
+    return json.dumps(minimise(kind, json.loads(value)), ensure_ascii=False, separators=(",", ":")).encode()

@@ -1,0 +1,1 @@
+"""Data files: the retention policy and the minimisation declarations (TOML), shipped with the package."""
