@@ -37,14 +37,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    if args.database_url:
-        overrides["database_url"] = args.database_url
-    if args.profile:
-        overrides["profile"] = args.profile
-    return Settings(**overrides)
+    return Settings.with_overrides(data_dir=args.data_dir, database_url=args.database_url)
 
 
 async def ingest(files: list[str], settings: Settings, out: Path | None) -> Counter[str]:

@@ -16,6 +16,8 @@ Each run appends its counts (never data) to the audit trail.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -33,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from api_engine.audit import AuditTrail
 from api_engine.crypto import TRAVELLER_SECRET_COLUMNS, Keyring, keyring_from_settings
+from api_engine.settings import Settings
 from api_engine.store import Store
 from api_engine.store.schema import (
     assembly_parts,
@@ -379,3 +382,29 @@ async def reidentify(store: Store, traveller_ref: str, *, actor: str, role: str,
                            purpose=purpose, reason=reason, details={"role": role}, session=conn)
     return identity
 
+
+
+async def retention_loop(settings: Settings, stop: asyncio.Event) -> None:
+    """The service's retention clock: run the job every `retention_interval_s` until stopped.
+
+    One process runs it (the serve parent); the job is idempotent and batched, so a run cut short
+    by a restart is finished by the next one.
+    """
+    if settings.retention_interval_s <= 0:
+        return
+    policy = load_policy(settings.retention_policy)
+    store = await Store.open(settings.effective_database_url)
+    ring = keyring_from_settings(settings)
+    try:
+        while not stop.is_set():
+            try:
+                report = await run_retention(store, policy, now=datetime.now(UTC), keyring=ring,
+                                             actor="retention-service")
+                counts = ",".join(f"{k}:{v}" for k, v in sorted(report.counts.items()))
+                log.info("event=retention_run counts=%s", counts)
+            except Exception:  # keep the service up; the next run retries what this one left
+                log.exception("event=retention_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.retention_interval_s)
+    finally:
+        await store.close()

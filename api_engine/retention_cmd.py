@@ -49,12 +49,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if args.data_dir is not None:
-        overrides["data_dir"] = args.data_dir
-    if args.database_url:
-        overrides["database_url"] = args.database_url
-    return Settings(**overrides)
+    return Settings.with_overrides(data_dir=args.data_dir, database_url=args.database_url)
 
 
 def _parse_now(text: str | None) -> datetime:

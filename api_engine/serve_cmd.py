@@ -81,10 +81,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings) -> int:
+    from api_engine.retention import retention_loop
+
+    stop_retention = asyncio.Event()
     async with EmbeddedBroker(settings) as broker:
-        if settings.workers == 1:
-            return await serve_worker(settings, broker.bootstrap_servers, 0)
-        return await _supervise(settings, broker.bootstrap_servers)
+        # Open (and close) the store once here so its migrations run before workers and the retention
+        # clock race to run them.
+        await (await open_processor(settings)).close()
+        retention = asyncio.create_task(retention_loop(settings, stop_retention))
+        try:
+            if settings.workers == 1:
+                return await serve_worker(settings, broker.bootstrap_servers, 0)
+            return await _supervise(settings, broker.bootstrap_servers)
+        finally:
+            stop_retention.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(retention, settings.shutdown_timeout_s)
 
 
 # -- one worker ----------------------------------------------------------------------------------
@@ -159,8 +171,6 @@ async def _supervise(settings: Settings, bootstrap_servers: str) -> int:
         log.info("event=worker_spawned worker=%d pid=%s", index, proc.pid)
         return proc
 
-    # Open (and close) the store once here so its migrations run before N workers race to run them.
-    await (await open_processor(settings)).close()
     procs = {i: spawn(i) for i in range(settings.workers)}
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    retention_interval_s: float = 900.0  # the service runs the retention job this often; 0 turns it off
+
+    @classmethod
+    def with_overrides(cls, **overrides: Any) -> Settings:
+        """Settings from the environment, with command-line options that were actually given on top."""
+        return cls(**{k: v for k, v in overrides.items() if v is not None and v != ""})
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

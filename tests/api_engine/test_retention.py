@@ -220,3 +220,32 @@ async def test_key_rotation_reencrypts_everything(loaded: Processor, store_setti
     async with loaded.store.engine.connect() as conn:
         raw = (await conn.execute(select(travellers.c.doc_number))).scalars().all()
     assert all(v is None or v.startswith("enc1:") for v in raw)
+
+
+async def test_the_service_runs_the_retention_job_on_its_own_clock(tmp_path: Path) -> None:
+    """`serve` starts this loop: each run is audited (counts only) and the loop stops when asked."""
+    import asyncio
+
+    from api_engine.audit import AuditTrail
+    from api_engine.retention import retention_loop
+    from api_engine.settings import Settings
+    from api_engine.store import Store
+
+    settings = Settings(data_dir=tmp_path, retention_interval_s=0.05)
+    store = await Store.open(settings.effective_database_url)  # migrated first, as `serve` does
+    stop = asyncio.Event()
+    task = asyncio.create_task(retention_loop(settings, stop))
+    try:
+        runs: list[object] = []
+        for _ in range(200):
+            runs = await AuditTrail(store).recent(action="retention.run")
+            if len(runs) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(runs) >= 2, "the loop should have run the job at least twice"
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        assert (await AuditTrail(store).verify()).ok
+    finally:
+        stop.set()
+        await store.close()
