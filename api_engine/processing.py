@@ -26,6 +26,7 @@ import base64
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -58,6 +60,7 @@ from api_engine.events import (
 from api_engine.minimise import minimise_json
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
+from api_engine.store.schema import allowlist
 from parsers import Finding, Interchange, Manifest, Severity, TravelDocument, Traveller, read_interchange
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, assemble, part_key
 from parsers.contrl import write_contrl
@@ -327,6 +330,9 @@ class _Outputs:
                                        event_id=model.event_id))
 
 
+ALLOWLIST_REFRESH_S = 2.0
+
+
 class Processor:
     """One input record → its output events, with state and outputs committed to the store first."""
 
@@ -339,6 +345,8 @@ class Processor:
         self.executor = executor
         self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
+        self._allowlist_seen = 0  # highest allowlist row id installed into the screener
+        self._allowlist_checked = -1e9  # monotonic time of the last look at the allowlist table
 
     def _seal_raw(self, value: bytes) -> bytes:
         return self.keyring.encrypt_bytes(value, "raw_messages.raw")
@@ -384,6 +392,7 @@ class Processor:
         if stored is not None:
             log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored))
             return [_to_event(o) for o in self._open_outputs(stored)]
+        await self._refresh_allowlist()
         prep = await self._cpu(prepare, value, self.profile, self.screener, control_ref=rid[:14])
         try:
             outputs = await self._commit(rid, prep, value, key, source)
@@ -392,6 +401,25 @@ class Processor:
             log.info("record %s raced another writer; retrying", rid[:12])
             outputs = await self._commit(rid, prep, value, key, source)
         return [_to_event(o) for o in outputs]
+
+    async def _refresh_allowlist(self) -> None:
+        """Clearances officers recorded in the console stop repeat alerts here (looked up every few seconds)."""
+        lists = getattr(self.screener, "screener", None)
+        if lists is None or not hasattr(lists, "add_clearance"):
+            return
+        now_m = time.monotonic()
+        if now_m - self._allowlist_checked < ALLOWLIST_REFRESH_S:
+            return
+        self._allowlist_checked = now_m
+        from watchlists.screener import Clearance
+
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(select(allowlist).where(allowlist.c.id > self._allowlist_seen)
+                                       .order_by(allowlist.c.id))).all()
+        for r in rows:
+            lists.add_clearance(Clearance(list=r.list, entry_id=r.entry_id, fingerprint=r.fingerprint, reason=r.reason,
+                                          cleared_by=r.cleared_by, cleared_on=r.cleared_at.date()))
+            self._allowlist_seen = max(self._allowlist_seen, r.id)
 
     async def _commit(self, rid: str, prep: Prepared, value: bytes, key: bytes | None,
                       source: str) -> list[StoredOutput]:

@@ -145,6 +145,11 @@ class Screener:
         self._clearances = MappingProxyType({**self._clearances, key: clearance})
         return clearance
 
+    def add_clearance(self, clearance: Clearance) -> None:
+        """Install a clearance decided elsewhere (e.g. stored by the console); same effect as `clear`."""
+        key = (clearance.list, clearance.entry_id, clearance.fingerprint)
+        self._clearances = MappingProxyType({**self._clearances, key: clearance})
+
     @property
     def clearances(self) -> list[Clearance]:
         return list(self._clearances.values())

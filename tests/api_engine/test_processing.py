@@ -233,3 +233,37 @@ async def test_watchlists_from_settings_raise_an_alert_with_an_explanation(store
         assert [t["hit"] for t in manifest["travellers"]] == [False, True]
     finally:
         await p.close()
+
+
+async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_settings: Settings,
+                                                                           tmp_path: Path) -> None:
+    """Console decision → allowlist row → the processor's screener suppresses the same traveller next time."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    import api_engine.processing as processing
+    from api_engine.console.decisions import fingerprint
+    from api_engine.crypto import reveal_traveller
+    from api_engine.store.schema import allowlist, travellers
+
+    listed = tmp_path / "national.csv"
+    listed.write_text("id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
+                      "N-1,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n", encoding="utf-8")
+    settings = store_settings.model_copy(update={"watchlists": [str(listed)]})
+    p = await Processor.open(settings)
+    try:
+        [alert] = by_kind(await p.process(PAX, key=b"k"), "alerts")
+        async with p.store.transaction() as conn:
+            row = (await conn.execute(select(travellers).where(travellers.c.ref == alert["traveller_ref"]))).one()
+            cleared = fingerprint(reveal_traveller(dict(row._mapping), p.keyring))
+            await conn.execute(insert(allowlist).values(
+                list="NATIONAL", entry_id="N-1", fingerprint=cleared,
+                reason="different person, checked passport", cleared_by="officer1", cleared_at=datetime.now(UTC)))
+        processing.ALLOWLIST_REFRESH_S = 0.0
+        resent = with_ref(PAX, b"000000001", b"000000777")  # the carrier sends the list again, new reference
+        events = await p.process(resent, key=b"k2")
+        assert by_kind(events, "manifests") and not by_kind(events, "alerts")
+    finally:
+        processing.ALLOWLIST_REFRESH_S = 2.0
+        await p.close()
