@@ -50,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--flights", type=int, default=30, help="generated flights to send (default 30)")
     p.add_argument("--seed", type=int, default=7, help="seed for the generated flights")
     p.add_argument("--timeout", type=float, default=90.0, help="give up waiting for outputs after this (s)")
+    p.add_argument("--console", action="store_true",
+                   help="afterwards, serve the border police console on the demo's data until Ctrl-C")
+    p.add_argument("--console-port", type=int, default=8080, help="console port with --console (default 8080)")
     p.set_defaults(func=run)
 
 
@@ -107,7 +110,37 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="ts=%(asctime)s level=%(levelname)s %(message)s")
     for noisy in ("aiokafka", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    return asyncio.run(demo(args.flights, args.seed, args.timeout))
+    settings, planted = demo_settings()
+    status = asyncio.run(demo(args.flights, args.seed, args.timeout, settings, planted))
+    if args.console:
+        serve_console(settings, args.console_port)
+    return status
+
+
+def serve_console(settings: Settings, port: int) -> None:
+    """The console on the demo's store, with a fresh supervisor account whose password is printed once."""
+    import secrets
+
+    import uvicorn
+
+    from .console import ConsoleConfig, create_app
+    from .console.users import add_user
+    from .store import Store
+
+    password = secrets.token_urlsafe(12)
+
+    async def make_user() -> None:
+        store = await Store.open(settings.effective_database_url)
+        try:
+            await add_user(store, "demo", "supervisor", password)
+        finally:
+            await store.close()
+
+    asyncio.run(make_user())
+    print(f"\nConsole at http://{settings.http_host}:{port}/  sign in as demo (supervisor) with password "
+          f"{password}  (Ctrl-C to stop)", flush=True)
+    app = create_app(settings, config=ConsoleConfig(cookie_secure=False))
+    uvicorn.run(app, host=settings.http_host, port=port, log_level="warning", timeout_graceful_shutdown=3)
 
 
 def demo_settings() -> tuple[Settings, bool]:
@@ -126,9 +159,8 @@ def demo_settings() -> tuple[Settings, bool]:
     return settings.model_copy(update=updates), planted
 
 
-async def demo(n_flights: int, seed: int, timeout_s: float) -> int:
+async def demo(n_flights: int, seed: int, timeout_s: float, settings: Settings, planted: bool) -> int:
     console = Console()
-    settings, planted = demo_settings()
     started = time.monotonic()
     messages = example_messages() + generated_messages(n_flights, seed, DEMO_WATCHLIST if planted else None)
     console.print(f"[bold]api-engine demo[/]: {len(messages)} messages "
@@ -246,5 +278,7 @@ def _summary(console: Console, settings: Settings, outputs: dict[str, dict[str, 
         f"  run it for real: api-engine serve (embedded broker) or "
         f"API_ENGINE_KAFKA_BOOTSTRAP_SERVERS=host:9092 api-engine serve --workers 2\n"
         f"  operations: /healthz, /readyz, /metrics on the worker port (was {http_port}); docs/service.md\n"
+        f"  console on these results: api-engine demo --console, or API_ENGINE_DATA_DIR={settings.data_dir} "
+        "api-engine users add NAME --role officer, then api-engine console\n"
         "  the embedded broker keeps records in memory only: use a real Kafka cluster in production."
     )
