@@ -3,10 +3,14 @@
 Strategy: no alembic.ini; the Config points at `api_engine/migrations` next to this package and
 the migration runs on the caller's connection (see migrations/env.py). On PostgreSQL a
 transaction-scoped advisory lock makes N workers starting at once migrate one after the other.
+Inside one process, Alembic's environment lives in module globals, so upgrades are serialised per
+event loop and skipped outright when the database is already at the heads.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -49,10 +53,24 @@ def _current(connection: Connection) -> str | None:
     return ",".join(heads) or None
 
 
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _loop_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "heads") -> None:
     """Bring the database to `revision` (default: every branch's newest) in one transaction."""
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade, revision)
+    async with _loop_lock():
+        if revision == "heads" and await current_revision(engine) == head_revision():
+            return  # already there: no Alembic environment needed (and none to collide with)
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
