@@ -3,27 +3,41 @@
 Strategy (query cost grows with the size of a few posting lists, not with the list):
 1. Vocabulary. Every distinct name token gets an id, a document frequency and an IDF weight.
    Neighbouring tokens are also indexed joined ("ABDUL RAHMAN" -> "ABDULRAHMAN") so joined and
-   split spellings meet.
+   split spellings meet; joined forms live in their own hash-keyed posting table (no strings, no
+   fuzzy keys: they are nearly all unique, and would otherwise dominate memory).
 2. Fuzzy token lookup. Each vocabulary token is indexed under its one-character deletions
    (symmetric-delete, as in SymSpell) and its Metaphone key, so a query token finds its typo
    and transliteration variants with a dozen hash probes instead of a scan of the vocabulary.
+   A Metaphone key shared by very many tokens only offers those of about the same length (48 at most).
+   A query token's variants are cached (travellers repeat given names all day).
 3. Postings. Rare tokens point at the names that hold them. Common tokens (document frequency
    above `common_df`, e.g. MOHAMMED, ALI, CORP) are never probed alone: names are reached through
    *pairs* of tokens instead, so a common token only contributes together with another token.
    All postings are numpy CSR arrays keyed by 64-bit integers (compact at a million entries).
-4. Ranking. Candidates are ranked by the summed IDF of the query tokens they share, the best
-   `max_candidates` are rescored precisely (scoring.py), then grouped by entry.
-Documents (passport numbers, lost/stolen lists) have their own exact and OCR-folded key maps.
+4. Ranking, rare tokens first. A name must share at least `min_coverage` of the query's IDF
+   weight, so the largest posting lists whose weights add up to less than that are not read at
+   all (prefix filtering): candidates come from the small ones, and membership in the large ones
+   is checked by binary search. The best `max_candidates` are rescored precisely.
+5. Precise name scoring is vectorised: one rapidfuzz `cdist` gives every query-token x
+   candidate-token similarity, Metaphone agreement is a numpy comparison of precomputed keys, and
+   only the small one-to-one alignment per candidate runs in Python.
+6. No `WatchlistEntry` is kept: the per-entry data scoring needs (names as token ids, dates of
+   birth as small ints, nationality / gender / list / category codes, document numbers) lives in
+   numpy arrays and byte blobs; an entry is rebuilt only for the few candidates that may hit,
+   to score and explain them. `build` consumes any iterator, so a million entries are never
+   held at once.
+Documents (passport numbers, lost/stolen lists) have their own exact and OCR-folded key tables.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations, pairwise
+from operator import mul
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -31,7 +45,16 @@ import numpy.typing as npt
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Indel
 
-from watchlists.models import Category, FeatureScore, Hit, ScreeningQuery, WatchlistEntry
+from watchlists.models import (
+    Category,
+    Document,
+    FeatureScore,
+    Hit,
+    NameVariant,
+    PartialDate,
+    ScreeningQuery,
+    WatchlistEntry,
+)
 from watchlists.normalise import name_tokens
 from watchlists.scoring import (
     MAX_NON_DOCUMENT_BONUS,
@@ -39,7 +62,6 @@ from watchlists.scoring import (
     TOKEN_FLOOR,
     PreparedTraveller,
     document_key,
-    name_similarity,
     ocr_key,
     prepare_country,
     prepare_dob,
@@ -49,24 +71,31 @@ from watchlists.scoring import (
 )
 
 IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 _MIN_DELETE_LEN = 4
 PATRONYMIC_ENDINGS = ("OVICH", "EVICH", "OVNA", "EVNA", "OGLU", "KYZY", "ULY")
 PREFILTER_RATIO = 55  # token_sort_ratio below which a candidate is not compared carefully
+_SKIP_MIN_DF = 64  # posting lists shorter than this are always read (checking them costs more)
+_CACHE_SIZE = 1 << 17  # query tokens whose variants are remembered
+_PYTHON_PATH_MAX = 800  # postings to read below which candidates are ranked in plain Python
+_SOUND_CAP = 48  # tokens sharing a query token's Metaphone key that are compared with it, at most
+_CATEGORIES = tuple(Category)
 
 
 class _Csr:
-    """Sorted int64 keys -> int32 values: a compact multimap probed with one searchsorted per batch."""
+    """Sorted int64 keys -> int32 values: a compact multimap probed with one searchsorted per batch.
+
+    Values of one key keep their insertion order (ascending name ids for postings)."""
 
     __slots__ = ("keys", "offsets", "values")
 
-    def __init__(self, keys: Iterable[int] | IntArray, values: Iterable[int] | IntArray) -> None:
-        k = np.fromiter(keys, dtype=np.int64) if not isinstance(keys, np.ndarray) else keys.astype(np.int64)
-        v = np.fromiter(values, dtype=np.int32) if not isinstance(values, np.ndarray) else values.astype(np.int32)
-        order = np.argsort(k, kind="stable")
-        k, v = k[order], v[order]
+    def __init__(self, keys: IntArray, values: npt.NDArray[np.int32]) -> None:
+        order = np.argsort(keys, kind="stable")
+        k = keys[order]
+        self.values = values[order].astype(np.int32)
+        del order
         self.keys, starts = np.unique(k, return_index=True)
         self.offsets = np.append(starts, len(k)).astype(np.int64)
-        self.values = v
 
     def gather(self, probes: Sequence[int], cap: int = 0) -> tuple[npt.NDArray[np.int32], IntArray]:
         """Values of every probe concatenated, and for each value the position of its probe.
@@ -77,7 +106,7 @@ class _Csr:
         if not probes or len(self.keys) == 0:
             return np.empty(0, np.int32), np.empty(0, np.int64)
         arr = np.asarray(probes, dtype=np.int64)
-        pos = np.searchsorted(self.keys, arr)
+        pos = self.keys.searchsorted(arr)
         pos[pos >= len(self.keys)] = 0
         found = self.keys[pos] == arr
         starts = self.offsets[pos]
@@ -87,13 +116,36 @@ class _Csr:
         total = int(lens.sum())
         if total == 0:
             return np.empty(0, np.int32), np.empty(0, np.int64)
+        if len(arr) == 1:
+            s = int(starts[0])
+            return self.values[s:s + total], np.zeros(total, np.int64)
         owner = np.repeat(np.arange(len(arr)), lens)
         first = np.cumsum(lens) - lens
         index = np.repeat(starts - first, lens) + np.arange(total)
         return self.values[index], owner
 
+    def gather_list(self, probes: Sequence[int]) -> list[int]:
+        """Values of a few probes as a Python list (cheaper than `gather` when few probes hit)."""
+        if not probes or len(self.keys) == 0:
+            return []
+        arr = np.asarray(probes, dtype=np.int64)
+        pos = self.keys.searchsorted(arr)
+        np.minimum(pos, len(self.keys) - 1, out=pos)
+        out: list[int] = []
+        offsets, values = self.offsets, self.values
+        for p in pos[self.keys[pos] == arr].tolist():
+            out.extend(values[offsets[p]:offsets[p + 1]].tolist())
+        return out
+
+    def count(self, key: int) -> int:
+        """Number of values stored under a key (0 when absent)."""
+        i = int(self.keys.searchsorted(key))
+        if i < len(self.keys) and self.keys[i] == key:
+            return int(self.offsets[i + 1] - self.offsets[i])
+        return 0
+
     def get(self, key: int) -> npt.NDArray[np.int32]:
-        i = int(np.searchsorted(self.keys, key))
+        i = int(self.keys.searchsorted(key))
         if i < len(self.keys) and self.keys[i] == key:
             return self.values[self.offsets[i]:self.offsets[i + 1]]
         return np.empty(0, np.int32)
@@ -101,6 +153,50 @@ class _Csr:
     @property
     def nbytes(self) -> int:
         return int(self.keys.nbytes + self.offsets.nbytes + self.values.nbytes)
+
+
+class _Strings:
+    """Many strings in one UTF-8 blob with offsets: ~1 byte per character instead of ~50 per object."""
+
+    __slots__ = ("blob", "offsets")
+
+    def __init__(self) -> None:
+        self.blob = bytearray()
+        self.offsets = array("q", [0])
+
+    def append(self, text: str) -> None:
+        self.blob += text.encode()
+        self.offsets.append(len(self.blob))
+
+    def freeze(self) -> None:
+        self.blob = bytearray(self.blob)  # trims over-allocation
+
+    def __getitem__(self, i: int) -> str:
+        return self.blob[self.offsets[i]:self.offsets[i + 1]].decode()
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.blob) + len(self.offsets) * 8
+
+
+class _Codes:
+    """Small interning table for values with few distinct members (lists, countries, doc types)."""
+
+    __slots__ = ("ids", "values")
+
+    def __init__(self) -> None:
+        self.ids: dict[str | None, int] = {None: 0}
+        self.values: list[str | None] = [None]
+
+    def __call__(self, value: str | None) -> int:
+        code = self.ids.get(value)
+        if code is None:
+            code = self.ids[value] = len(self.values)
+            self.values.append(value)
+        return code
 
 
 def _h(text: str) -> int:
@@ -114,6 +210,15 @@ def _deletes(token: str) -> list[str]:
     return [token[:i] + token[i + 1:] for i in range(len(token))]
 
 
+def _phon_key(token: str) -> int:
+    """Hash of the Metaphone key (0 for tokens too short to have a meaningful one)."""
+    return _h("#" + jellyfish.metaphone(token)) if len(token) > 2 else 0
+
+
+def _np(buffer: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    return np.frombuffer(buffer, dtype=dtype).copy() if len(buffer) else np.empty(0, dtype)
+
+
 @dataclass(frozen=True)
 class IndexStats:
     entries: int
@@ -124,36 +229,74 @@ class IndexStats:
     array_bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class _QueryToken:
+    """What the index knows about one query token: its close vocabulary ids, key and weight."""
+
+    variants: tuple[tuple[int, float], ...]
+    phon: int
+    weight: float
+    joined_df: int  # how many listed names hold this token as two joined neighbours
+
+
 class WatchlistIndex:
     """Candidate generation and scoring for one list (or any set of entries)."""
 
-    def __init__(self, entries: list[WatchlistEntry], *, common_df: int | None = None,
+    def __init__(self, entries: Iterable[WatchlistEntry], *, common_df: int | None = None,
                  max_candidates: int = 20, prefilter: float = 0.6) -> None:
-        self.entries = entries
         self.max_candidates = max_candidates
         self.prefilter = prefilter
-        name_entry: list[int] = []
-        name_tokens_list: list[tuple[str, ...]] = []
-        name_weak: list[bool] = []
-        name_text: list[str] = []
+        codes = _Codes()
+        entry_ids = _Strings()
+        entry_list, entry_cat, entry_gender = array("h"), array("b"), array("h")
+        entry_name_off, entry_dob_off, entry_nat_off, entry_doc_off = (array("q", [0]) for _ in range(4))
+        dob_year, dob_month, dob_day, dob_year_to, dob_approx = array("h"), array("b"), array("b"), array("h"), \
+            array("b")
+        nat_code = array("h")
+        doc_number = _Strings()
+        doc_type, doc_country = array("h"), array("h")
+        doc_k, doc_v, ocr_k = array("q"), array("i"), array("q")
+        name_entry, name_weak, name_kind = array("i"), array("b"), array("h")
+        name_text = _Strings()
+        name_tok_off = array("q", [0])
+        name_tok = array("i")
         vocab: dict[str, int] = {}
-        df: list[int] = []
-        single_k: list[int] = []
-        single_v: list[int] = []
-        doc_exact: dict[str, list[int]] = defaultdict(list)
-        doc_ocr: dict[str, list[int]] = defaultdict(list)
+        df = array("i")
+        single_k, single_v = array("q"), array("i")
+        joined_k, joined_v = array("q"), array("i")
+        n_entries = 0
         for e_idx, entry in enumerate(entries):
+            n_entries = e_idx + 1
+            entry_ids.append(entry.id)
+            entry_list.append(codes(entry.list))
+            entry_cat.append(_CATEGORIES.index(entry.category))
+            entry_gender.append(codes(entry.gender))
+            for born in entry.dates_of_birth:
+                dob_year.append(born.year)
+                dob_month.append(born.month or 0)
+                dob_day.append(born.day or 0)
+                dob_year_to.append(born.year_to or 0)
+                dob_approx.append(born.approximate)
+            entry_dob_off.append(len(dob_year))
+            for nat in entry.nationalities:
+                nat_code.append(codes(nat))
+            entry_nat_off.append(len(nat_code))
             for doc in entry.documents:
-                doc_exact[document_key(doc.number)].append(e_idx)
-                doc_ocr[ocr_key(doc.number)].append(e_idx)
+                doc_number.append(doc.number)
+                doc_type.append(codes(doc.doc_type))
+                doc_country.append(codes(doc.country))
+                doc_k.append(_h(document_key(doc.number)))
+                ocr_k.append(_h(ocr_key(doc.number)))
+                doc_v.append(e_idx)
+            entry_doc_off.append(len(doc_number))
             for variant in entry.names:
                 tokens = name_tokens(variant.name)
                 if not tokens:
                     continue
                 n_idx = len(name_entry)
                 name_entry.append(e_idx)
-                name_tokens_list.append(tuple(sys.intern(t) for t in tokens))
                 name_weak.append(variant.weak)
+                name_kind.append(codes(variant.kind if variant.kind != "primary" else None))
                 name_text.append(variant.name)
                 ids = set()
                 for tok in tokens:
@@ -161,100 +304,216 @@ class WatchlistIndex:
                     if tid == len(df):
                         df.append(0)
                     ids.add(tid)
+                    name_tok.append(tid)
+                name_tok_off.append(len(name_tok))
                 for tid in ids:
                     df[tid] += 1
                     single_k.append(tid)
                     single_v.append(n_idx)
                 for a, b in pairwise(tokens):
-                    tid = vocab.setdefault(a + b, len(vocab))
-                    if tid == len(df):
-                        df.append(0)
-                    if tid not in ids:
-                        single_k.append(tid)
-                        single_v.append(n_idx)
+                    joined_k.append(_h(a + b))
+                    joined_v.append(n_idx)
+            entry_name_off.append(len(name_entry))
+        self.n_entries = n_entries
+        self._codes = codes.values
+        self._entry_ids = entry_ids
+        entry_ids.freeze()
+        self.entry_list = _np(entry_list, np.int16)
+        self.entry_cat = _np(entry_cat, np.int8)
+        self.entry_gender = _np(entry_gender, np.int16)
+        self.entry_name_off = _np(entry_name_off, np.int64)
+        self.entry_dob_off = _np(entry_dob_off, np.int64)
+        self.entry_nat_off = _np(entry_nat_off, np.int64)
+        self.entry_doc_off = _np(entry_doc_off, np.int64)
+        self.dob = (_np(dob_year, np.int16), _np(dob_month, np.int8), _np(dob_day, np.int8),
+                    _np(dob_year_to, np.int16), _np(dob_approx, np.int8))
+        self.nat_code = _np(nat_code, np.int16)
+        self._doc_number = doc_number
+        doc_number.freeze()
+        self.doc_type = _np(doc_type, np.int16)
+        self.doc_country = _np(doc_country, np.int16)
+        doc_values = _np(doc_v, np.int32)
+        self.doc_exact = _Csr(_np(doc_k, np.int64), doc_values)
+        self.doc_ocr = _Csr(_np(ocr_k, np.int64), doc_values)
+        del doc_k, ocr_k, doc_v
         self.vocab = vocab
         self.vocab_list = list(vocab)
         n_names = max(1, len(name_entry))
-        self.df = np.asarray(df, dtype=np.int32)
+        self.df = _np(df, np.int32)
         self.idf = np.log(1.0 + n_names / np.maximum(self.df, 1)).astype(np.float32)
         self.max_idf = float(math.log(1.0 + n_names))
+        patronymic = np.fromiter((len(t) > 6 and t.endswith(PATRONYMIC_ENDINGS) for t in self.vocab_list),
+                                 dtype=bool, count=len(self.vocab_list))
+        self.tok_weight = np.where(patronymic, self.idf * 0.25, self.idf).astype(np.float64)
         self.common_df = common_df if common_df is not None else max(200, n_names // 500)
-        self.name_entry = np.asarray(name_entry, dtype=np.int32)
-        self.name_len = np.asarray([len(t) for t in name_tokens_list], dtype=np.int16)
-        self.name_tokens = name_tokens_list
-        self.name_weak = name_weak
-        self.name_text = name_text
-        self.name_key = [" ".join(t) for t in name_tokens_list]
-        self.singles = _Csr(single_k, single_v)
+        self.name_entry = _np(name_entry, np.int32)
+        self.name_weak = _np(name_weak, np.int8).astype(bool)
+        self.name_kind = _np(name_kind, np.int16)
+        self.name_tok_off = _np(name_tok_off, np.int64)
+        self.name_tok = _np(name_tok, np.int32)
+        self.name_len = np.diff(self.name_tok_off).astype(np.int16)
+        self._name_text = name_text
+        name_text.freeze()
+        del name_entry, name_tok, name_tok_off
+        self.singles = _Csr(_np(single_k, np.int64), _np(single_v, np.int32))
+        assert len(self.singles.keys) == len(vocab)  # every token has a posting: keys are 0..V-1
         del single_k, single_v
+        self.joined = _Csr(_np(joined_k, np.int64), _np(joined_v, np.int32))
+        del joined_k, joined_v
         # Pairs: only needed where both tokens are common (otherwise the rarer one's single posting
         # reaches the name), which keeps the pair table small.
-        common = self.df > self.common_df
-        pair_k: list[int] = []
-        pair_v: list[int] = []
-        for n_idx, tokens in enumerate(name_tokens_list):
-            ids_sorted = sorted({vocab[t] for t in tokens})
-            common_ids = [t for t in ids_sorted if common[t]]
-            for lo, hi in combinations(common_ids, 2):
-                pair_k.append((lo << 32) | hi)
-                pair_v.append(n_idx)
-        self.pairs = _Csr(pair_k, pair_v)
+        common = (self.df > self.common_df).tolist()
+        pair_k, pair_v = array("q"), array("i")
+        toks = self.name_tok.tolist()
+        offs = self.name_tok_off.tolist()
+        for n_idx in range(len(self.name_entry)):
+            common_ids = sorted({t for t in toks[offs[n_idx]:offs[n_idx + 1]] if common[t]})
+            if len(common_ids) > 1:
+                for lo, hi in combinations(common_ids, 2):
+                    pair_k.append((lo << 32) | hi)
+                    pair_v.append(n_idx)
+        del toks, offs
+        self.pairs = _Csr(_np(pair_k, np.int64), _np(pair_v, np.int32))
         del pair_k, pair_v
-        fuzzy_k: list[int] = []
-        fuzzy_v: list[int] = []
-        self.phon: dict[str, str] = {}
+        fuzzy_k, fuzzy_v = array("q"), array("i")
+        phon, phon_v = array("q"), array("i")
         for tok, tid in vocab.items():
             for d in _deletes(tok):
                 fuzzy_k.append(_h(d))
                 fuzzy_v.append(tid)
-            if len(tok) > 2:
-                self.phon[tok] = jellyfish.metaphone(tok)
-                fuzzy_k.append(_h("#" + self.phon[tok]))
-                fuzzy_v.append(tid)
-        self.fuzzy = _Csr(fuzzy_k, fuzzy_v)
-        self.token_weight = {tok: float(self.idf[tid]) for tok, tid in vocab.items()}
-        del fuzzy_k, fuzzy_v
-        self.doc_exact = {k: tuple(v) for k, v in doc_exact.items()}
-        self.doc_ocr = {k: tuple(v) for k, v in doc_ocr.items()}
+            phon.append(_phon_key(tok))
+            phon_v.append(tid)
+        self.vocab_phon = _np(phon, np.int64)
+        self.vocab_len = np.fromiter((len(t) for t in self.vocab_list), np.int16, count=len(self.vocab_list))
+        self.fuzzy = _Csr(_np(fuzzy_k, np.int64), _np(fuzzy_v, np.int32))
+        self.sounds = _Csr(self.vocab_phon[self.vocab_phon != 0], _np(phon_v, np.int32)[self.vocab_phon != 0])
+        del fuzzy_k, fuzzy_v, phon_v
+        self._token_cache: dict[str, _QueryToken] = {}
 
     @classmethod
     def build(cls, entries: Iterable[WatchlistEntry], **options: int | float) -> WatchlistIndex:
-        return cls(list(entries), **options)  # type: ignore[arg-type]
+        """Index any iterable of entries (a generator is consumed once and nothing of it is kept)."""
+        return cls(entries, **options)  # type: ignore[arg-type]
 
     def stats(self) -> IndexStats:
-        arrays = self.singles.nbytes + self.pairs.nbytes + self.fuzzy.nbytes + int(self.name_entry.nbytes)
-        return IndexStats(entries=len(self.entries), names=len(self.name_entry), vocabulary=len(self.vocab),
+        arrays = self.singles.nbytes + self.joined.nbytes + self.pairs.nbytes + self.fuzzy.nbytes + \
+            self.sounds.nbytes + \
+            int(self.name_entry.nbytes) + int(self.name_tok.nbytes) + self._name_text.nbytes + \
+            self._entry_ids.nbytes + self._doc_number.nbytes
+        return IndexStats(entries=self.n_entries, names=len(self.name_entry), vocabulary=len(self.vocab),
                           common_tokens=int((self.df > self.common_df).sum()), pair_keys=len(self.pairs.keys),
                           array_bytes=arrays)
+
+    # ------------------------------------------------------------------------------ per-entry data
+
+    def __len__(self) -> int:
+        return self.n_entries
+
+    def entry_id(self, e_idx: int) -> str:
+        return self._entry_ids[e_idx]
+
+    def name_text(self, n_idx: int) -> str:
+        return self._name_text[n_idx]
+
+    def name_token_ids(self, n_idx: int) -> list[int]:
+        ids: list[int] = self.name_tok[self.name_tok_off[n_idx]:self.name_tok_off[n_idx + 1]].tolist()
+        return ids
+
+    def names_of(self, e_idx: int) -> range:
+        """Name ids of one entry (names of an entry are stored together)."""
+        return range(int(self.entry_name_off[e_idx]), int(self.entry_name_off[e_idx + 1]))
+
+    def entry(self, e_idx: int) -> WatchlistEntry:
+        """The entry rebuilt from the compact arrays (what scoring and explanations need)."""
+        code = self._codes
+        years, months, days, years_to, approx = self.dob
+        d0, d1 = int(self.entry_dob_off[e_idx]), int(self.entry_dob_off[e_idx + 1])
+        dobs = [PartialDate.model_construct(year=int(years[i]), month=int(months[i]) or None,
+                                            day=int(days[i]) or None, year_to=int(years_to[i]) or None,
+                                            approximate=bool(approx[i])) for i in range(d0, d1)]
+        n0, n1 = int(self.entry_nat_off[e_idx]), int(self.entry_nat_off[e_idx + 1])
+        nats = [str(code[c]) for c in self.nat_code[n0:n1].tolist()]
+        c0, c1 = int(self.entry_doc_off[e_idx]), int(self.entry_doc_off[e_idx + 1])
+        docs = [Document.model_construct(number=self._doc_number[i], doc_type=code[int(self.doc_type[i])],
+                                         country=code[int(self.doc_country[i])], note=None) for i in range(c0, c1)]
+        names = [NameVariant.model_construct(name=self._name_text[i], kind=code[int(self.name_kind[i])] or "primary",
+                                             quality=None) for i in self.names_of(e_idx)]
+        return WatchlistEntry.model_construct(
+            id=self._entry_ids[e_idx], list=str(code[int(self.entry_list[e_idx])]),
+            category=_CATEGORIES[int(self.entry_cat[e_idx])], names=names, dates_of_birth=dobs,
+            nationalities=nats, gender=code[int(self.entry_gender[e_idx])], documents=docs, source_ref=None)
+
+    def entries(self) -> Iterator[WatchlistEntry]:
+        return (self.entry(i) for i in range(self.n_entries))
+
+    def contains_name(self, text: str) -> bool:
+        """Whether a listed name has exactly these tokens (any order): used to draw unlisted people."""
+        tokens = name_tokens(text)
+        tids = [self.vocab.get(t) for t in tokens]
+        if not tokens or None in tids:
+            return False
+        known = [t for t in tids if t is not None]
+        rarest = min(known, key=lambda t: int(self.df[t]))
+        want = sorted(known)
+        return any(sorted(self.name_token_ids(n)) == want for n in self.singles.get(rarest).tolist())
 
     # ----------------------------------------------------------------------------------- query side
 
     def weight(self, token: str) -> float:
         """IDF of a token; patronymics (-OVICH, -EVNA ...) count a quarter, as passports often omit them."""
-        w = self.token_weight.get(token, self.max_idf)
-        return w * 0.25 if token.endswith(PATRONYMIC_ENDINGS) and len(token) > 6 else w
+        tid = self.vocab.get(token)
+        if tid is not None:
+            return float(self.tok_weight[tid])
+        return self.max_idf * 0.25 if token.endswith(PATRONYMIC_ENDINGS) and len(token) > 6 else self.max_idf
 
     def phonetic(self, token: str) -> str:
-        found = self.phon.get(token)
-        return found if found is not None else jellyfish.metaphone(token)
+        return jellyfish.metaphone(token)
 
-    def _variants(self, token: str) -> list[tuple[int, float]]:
+    def _token(self, token: str) -> _QueryToken:
+        cached = self._token_cache.get(token)
+        if cached is None:
+            if len(self._token_cache) >= _CACHE_SIZE:
+                self._token_cache.clear()
+            phon = _phon_key(token)
+            cached = self._token_cache[token] = _QueryToken(tuple(self._variants(token, phon)), phon,
+                                                            self.weight(token), self.joined.count(_h(token)))
+        return cached
+
+    def _joined_count(self, text: str) -> int:
+        """How many listed names hold `text` as two joined neighbours (cached with the tokens)."""
+        key = "\x00" + text
+        cached = self._token_cache.get(key)
+        if cached is None:
+            cached = self._token_cache[key] = _QueryToken((), 0, 0.0, self.joined.count(_h(text)))
+        return cached.joined_df
+
+    def _variants(self, token: str, phon: int | None = None) -> list[tuple[int, float]]:
         """Vocabulary ids close to a query token (exact, one edit apart, or same Metaphone), best first."""
         found: dict[int, float] = {}
         exact = self.vocab.get(token)
         if exact is not None:
             found[exact] = 1.0
         probes = [_h(d) for d in [token, *_deletes(token)]]
-        phon = self.phonetic(token) if len(token) > 2 else ""
+        if phon is None:
+            phon = _phon_key(token)
+        close = self.fuzzy.gather_list(probes)
         if phon:
-            probes.append(_h("#" + phon))
-        tids, _ = self.fuzzy.gather(probes)
-        for tid in set(tids.tolist()):
-            if tid not in found:
-                cand = self.vocab_list[tid]
-                sim = Indel.normalized_similarity(token, cand, score_cutoff=TOKEN_FLOOR)
+            same_sound = self.sounds.get(phon)
+            if len(same_sound) > _SOUND_CAP:  # a common sound: only tokens of about the same length
+                same_sound = same_sound[np.abs(self.vocab_len[same_sound] - len(token)) <= 1][:_SOUND_CAP]
+            close += same_sound.tolist()
+        others = [tid for tid in set(close) if tid not in found]
+        if len(others) > 8:  # one C call for the edit distances, one numpy comparison for the sounds
+            sims = process.cdist([token], [self.vocab_list[t] for t in others], scorer=Indel.normalized_similarity,
+                                 score_cutoff=TOKEN_FLOOR, dtype=np.float64)[0]
+            if phon:
+                sims = np.where(sims > 0.0, sims, np.where(self.vocab_phon[others] == phon, PHONETIC_SIMILARITY, 0.0))
+            found.update((t, s) for t, s in zip(others, sims.tolist(), strict=True) if s > 0.0)
+        else:
+            for tid in others:
+                sim = Indel.normalized_similarity(token, self.vocab_list[tid], score_cutoff=TOKEN_FLOOR)
                 if not sim:
-                    sim = PHONETIC_SIMILARITY if phon and self.phon.get(cand) == phon else 0.0
+                    sim = PHONETIC_SIMILARITY if phon and int(self.vocab_phon[tid]) == phon else 0.0
                 if sim > 0.0:
                     found[tid] = sim
         return sorted(found.items(), key=lambda kv: -kv[1])[:6]
@@ -265,26 +524,35 @@ class WatchlistIndex:
         A name is kept only if the query tokens it shares carry at least `min_coverage` of the
         query's total IDF weight: sharing only MOHAMMED with a traveller is not a reason to look.
         """
-        variants = [self._variants(t) for t in tokens]
-        query_weight = sum(max((float(self.idf[tid]) for tid, _ in per), default=self.max_idf)
-                           for per in variants) or 1.0
-        joined = [self.vocab.get(a + b) for a, b in pairwise(tokens)]
-        single_probes: list[int] = []
-        single_weights: list[float] = []
+        infos = [self._token(t) for t in tokens]
+        idf, df, common_df, n_names = self.idf, self.df, self.common_df, max(1, len(self.name_entry))
+
+        def joined_idf(count: int) -> float:
+            return math.log(1.0 + n_names / count)
+
+        query_weight = sum(max([float(idf[tid]) for tid, _ in info.variants]
+                               + ([joined_idf(info.joined_df)] if info.joined_df else []), default=self.max_idf)
+                           for info in infos) or 1.0
+        # Probes: (posting length, weight, table, key); table 0 = token postings, 1 = joined forms.
+        singles: list[tuple[int, float, int, int]] = []
         common_by_pos: list[list[tuple[int, float]]] = []
-        for per_token in variants:
+        for info, token in zip(infos, tokens, strict=True):
             commons = []
-            for tid, sim in per_token:
-                if self.df[tid] > self.common_df:
+            for tid, sim in info.variants:
+                if df[tid] > common_df:
                     commons.append((tid, sim))
                 else:
-                    single_probes.append(tid)
-                    single_weights.append(float(self.idf[tid]) * sim)
+                    singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
+            if 0 < info.joined_df <= common_df:  # the traveller joined what the list writes apart
+                singles.append((info.joined_df, joined_idf(info.joined_df), 1, _h(token)))
             common_by_pos.append(commons)
-        for joined_id in joined:
-            if joined_id is not None and self.df[joined_id] <= self.common_df:
-                single_probes.append(joined_id)
-                single_weights.append(float(self.idf[joined_id]))
+        for left, right in pairwise(tokens):  # the list joins what the traveller writes apart
+            joined_tid = self.vocab.get(left + right)
+            if joined_tid is not None and df[joined_tid] <= common_df:
+                singles.append((int(df[joined_tid]), float(idf[joined_tid]), 0, joined_tid))
+            count = self._joined_count(left + right)
+            if 0 < count <= common_df:
+                singles.append((count, joined_idf(count), 1, _h(left + right)))
         pair_probes: list[int] = []
         pair_weights: list[float] = []
         for i, j in combinations(range(len(tokens)), 2):
@@ -293,32 +561,173 @@ class WatchlistIndex:
                     if a != b:
                         lo, hi = (a, b) if a < b else (b, a)
                         pair_probes.append((lo << 32) | hi)
-                        pair_weights.append(float(self.idf[a]) * sa + float(self.idf[b]) * sb)
-        s_ids, s_owner = self.singles.gather(single_probes)
-        p_ids, p_owner = self.pairs.gather(pair_probes, cap=self.common_df * 4)
-        ids = np.concatenate([s_ids, p_ids])
-        w_all = np.concatenate([np.asarray(single_weights, np.float32)[s_owner],
-                                np.asarray(pair_weights, np.float32)[p_owner]])
-        if len(ids) == 0 and any(common_by_pos):
+                        pair_weights.append(float(idf[a]) * sa + float(idf[b]) * sb)
+        # Rare tokens first (prefix filtering): the longest postings whose weights add up to less
+        # than the coverage a name needs cannot make a candidate on their own, so they are not
+        # read; they only add their weight to candidates found elsewhere (binary search).
+        budget = min_coverage * query_weight
+        skipped: list[tuple[int, float, int, int]] = []
+        read: list[tuple[int, float, int, int]] = []
+        spent = 0.0
+        for probe in sorted(singles, reverse=True):
+            if probe[0] >= _SKIP_MIN_DF and spent + probe[1] < budget:
+                skipped.append(probe)
+                spent += probe[1]
+            else:
+                read.append(probe)
+        if singles and sum(p[0] for p in read) + len(pair_probes) * 64 <= _PYTHON_PATH_MAX:
+            return self._rank_small(read, skipped, pair_probes, pair_weights, budget, spent)
+        parts: list[npt.NDArray[np.int32]] = []
+        weights: list[npt.NDArray[np.float64]] = []
+        for table_id, table in enumerate((self.singles, self.joined)):
+            probes = [p for p in read if p[2] == table_id]
+            if probes:
+                got, owner = table.gather([p[3] for p in probes])
+                parts.append(got)
+                weights.append(np.asarray([p[1] for p in probes], np.float64)[owner])
+        if pair_probes:
+            got, owner = self.pairs.gather(pair_probes, cap=common_df * 4)
+            parts.append(got)
+            weights.append(np.asarray(pair_weights, np.float64)[owner])
+        ids = np.concatenate(parts) if len(parts) > 1 else parts[0] if parts else np.empty(0, np.int32)
+        w_all = np.concatenate(weights) if len(weights) > 1 else weights[0] if weights else np.empty(0)
+        if len(ids) == 0 and not singles and any(common_by_pos):
             # Every query token is common and no pair met: a one-token query such as "MOHAMMED".
             # Only short names can then match well; look at those.
             short = [arr[self.name_len[arr] <= len(tokens) + 1][: self.max_candidates * 4]
                      for tid in {per[0][0] for per in common_by_pos if per}
                      for arr in [self.singles.get(tid)]]
             ids = np.concatenate(short)
-            w_all = np.ones(len(ids), np.float32) * query_weight
+            w_all = np.ones(len(ids), np.float64) * query_weight
         if len(ids) == 0:
             return []
         uniq, inverse = np.unique(ids, return_inverse=True)
         totals = np.bincount(inverse, weights=w_all)
-        keep = totals >= min_coverage * query_weight
+        for _, w, table_id, key in skipped:
+            posting = (self.singles, self.joined)[table_id].get(key)
+            pos = posting.searchsorted(uniq)
+            pos[pos >= len(posting)] = len(posting) - 1
+            totals += w * (posting[pos] == uniq)
+        keep = totals >= budget
         uniq, totals = uniq[keep], totals[keep]
         if len(uniq) > self.max_candidates:
             top = np.argpartition(-totals, self.max_candidates)[: self.max_candidates]
-            top = top[np.argsort(-totals[top])]
+            top = top[np.argsort(-totals[top], kind="stable")]
         else:
-            top = np.argsort(-totals)
+            top = np.argsort(-totals, kind="stable")
         result: list[int] = uniq[top].tolist()
+        return result
+
+    def _posting(self, table_id: int, key: int) -> npt.NDArray[np.int32]:
+        if table_id == 0:  # token postings: keys are exactly 0..V-1, so the offsets are indexed directly
+            offsets = self.singles.offsets
+            return self.singles.values[offsets[key]:offsets[key + 1]]
+        return self.joined.get(key)
+
+    def _rank_small(self, read: list[tuple[int, float, int, int]], skipped: list[tuple[int, float, int, int]],
+                    pair_probes: list[int], pair_weights: list[float], budget: float, spent: float) -> list[int]:
+        """`candidates` for the usual query whose postings are short: plain Python beats numpy's per-call cost."""
+        totals: dict[int, float] = {}
+        get = totals.get
+        for _, w, table_id, key in read:
+            for n in self._posting(table_id, key).tolist():
+                totals[n] = get(n, 0.0) + w
+        if pair_probes:
+            got, owner = self.pairs.gather(pair_probes, cap=self.common_df * 4)
+            for n, o in zip(got.tolist(), owner.tolist(), strict=True):
+                totals[n] = get(n, 0.0) + pair_weights[o]
+        if skipped:
+            hopeful = [n for n, t in totals.items() if t + spent >= budget]
+            if hopeful:
+                arr = np.asarray(hopeful, np.int32)
+                for _, w, table_id, key in skipped:
+                    posting = self._posting(table_id, key)
+                    pos = posting.searchsorted(arr)
+                    np.minimum(pos, len(posting) - 1, out=pos)
+                    for n in arr[posting[pos] == arr].tolist():
+                        totals[n] += w
+        ranked = sorted((n for n, t in totals.items() if t >= budget), key=lambda n: (-totals[n], n))
+        return ranked[: self.max_candidates]
+
+    def name_scores(self, tokens: tuple[str, ...], names: Sequence[int], floor: float = 0.0,
+                    token_ids: Sequence[list[int]] | None = None) -> list[float]:
+        """`scoring.name_similarity` of the query against many listed names, vectorised.
+
+        One `cdist` call compares every query token with every distinct candidate token; Metaphone
+        agreement is a comparison of precomputed keys; only the one-to-one alignment is Python, and
+        it is skipped (score 0.0) for a name whose upper bound (each token's best counterpart,
+        ignoring the one-to-one constraint) is below `floor`.
+        """
+        if not tokens or not names:
+            return [0.0] * len(names)
+        per_name = list(token_ids) if token_ids is not None else [self.name_token_ids(n) for n in names]
+        uniq = sorted({t for ids in per_name for t in ids})
+        col = {t: c for c, t in enumerate(uniq)}
+        strings = [self.vocab_list[t] for t in uniq]
+        sims = process.cdist(tokens, strings, scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
+                             dtype=np.float64)
+        infos = [self._token(t) for t in tokens]
+        uniq_arr = np.asarray(uniq, np.int64)
+        u_phon: list[int] = self.vocab_phon[uniq_arr].tolist()
+        matrix: list[list[float]] = sims.tolist()
+        for info, row in zip(infos, matrix, strict=True):  # sound alike where spelled apart
+            if info.phon:
+                for c, value in enumerate(row):
+                    if value == 0.0 and u_phon[c] == info.phon:
+                        row[c] = PHONETIC_SIMILARITY
+        q_w = [i.weight for i in infos]
+        q_total = sum(q_w)
+        u_w: list[float] = self.tok_weight[uniq_arr].tolist()
+        q_joined = "".join(tokens)
+        q_sorted = "".join(sorted(tokens))
+        n_q = len(tokens)
+        out: list[float] = []
+        hopeless = self._hopeless(np.asarray(matrix), per_name, col, np.asarray(q_w), q_total, floor) \
+            if floor > 0.0 and len(names) > 12 else None
+        for k, ids in enumerate(per_name):
+            if hopeless is not None and hopeless[k]:
+                out.append(0.0)
+                continue
+            cols = [col[t] for t in ids]
+            pairs = [(row[c], i, j) for i, row in enumerate(matrix) for j, c in enumerate(cols) if row[c]]
+            pairs.sort(reverse=True)
+            q_sim = [0.0] * n_q
+            l_sim = [0.0] * len(cols)
+            for s, i, j in pairs:
+                if q_sim[i] == 0.0 and l_sim[j] == 0.0:
+                    q_sim[i] = s
+                    l_sim[j] = s
+            l_w = [u_w[c] for c in cols]
+            q_side = sum(map(mul, q_w, q_sim)) / q_total
+            l_side = sum(map(mul, l_w, l_sim)) / sum(l_w)
+            aligned = 0.7 * min(q_side, l_side) + 0.3 * max(q_side, l_side)
+            if n_q != len(cols):  # joined or split tokens: compare the space-less forms
+                listed = [self.vocab_list[t] for t in ids]
+                joined = max(Indel.normalized_similarity(q_joined, "".join(listed)),
+                             Indel.normalized_similarity(q_sorted, "".join(sorted(listed))))
+                aligned = max(aligned, joined - 0.03)
+            out.append(aligned)
+        return out
+
+    def _hopeless(self, sims: FloatArray, per_name: list[list[int]], col: dict[int, int], q_w: FloatArray,
+                  q_total: float, floor: float) -> list[bool]:
+        """Names whose alignment cannot reach `floor`, for all candidates in a few numpy calls.
+
+        Upper bound: every token takes its best counterpart, ignoring the one-to-one constraint.
+        Names with another token count than the query are never hopeless (joined forms)."""
+        width = max(len(ids) for ids in per_name)
+        cols = np.full((len(per_name), width), -1, np.int64)
+        for k, ids in enumerate(per_name):
+            cols[k, :len(ids)] = [col[t] for t in ids]
+        padded = np.concatenate([sims, np.zeros((sims.shape[0], 1))], axis=1)  # column -1 is the pad
+        cube = padded[:, cols]  # query token x name x name token
+        q_up = (cube.max(axis=2).T @ q_w) / q_total
+        uniq_w = np.append(self.tok_weight[sorted(col, key=col.__getitem__)], 0.0)
+        l_w = uniq_w[cols]
+        l_up = (cube.max(axis=0) * l_w).sum(axis=1) / l_w.sum(axis=1)
+        bound = 0.7 * np.minimum(q_up, l_up) + 0.3 * np.maximum(q_up, l_up)
+        same_len = (cols >= 0).sum(axis=1) == sims.shape[0]
+        result: list[bool] = ((bound < floor) & same_len).tolist()
         return result
 
     def prepare(self, query: ScreeningQuery) -> PreparedTraveller:
@@ -332,13 +741,16 @@ class WatchlistIndex:
         best: dict[int, tuple[float, int]] = {}
         if traveller.tokens:
             cands = self.candidates(traveller.tokens)
+            ids = [self.name_token_ids(i) for i in cands]
             if len(cands) > 4:  # one C call to drop the hopeless before the careful comparison
-                keys = [self.name_key[i] for i in cands]
+                vocab = self.vocab_list
+                keys = [" ".join([vocab[t] for t in n]) for n in ids]
                 kept = process.extract(" ".join(traveller.tokens), keys, scorer=fuzz.token_sort_ratio,
                                        processor=None, score_cutoff=PREFILTER_RATIO, limit=None)
                 cands = [cands[i] for _, _, i in kept]
-            for n_idx in cands:
-                sim = name_similarity(traveller.tokens, self.name_tokens[n_idx], self.weight, self.phonetic)
+                ids = [ids[i] for _, _, i in kept]
+            floor = self.prefilter if threshold is None else max(self.prefilter, threshold - MAX_NON_DOCUMENT_BONUS)
+            for n_idx, sim in zip(cands, self.name_scores(traveller.tokens, cands, floor, ids), strict=True):
                 if sim < self.prefilter:
                     continue
                 e_idx = int(self.name_entry[n_idx])
@@ -348,19 +760,19 @@ class WatchlistIndex:
                     best[e_idx] = (sim, n_idx)
         doc_entries: set[int] = set()
         if traveller.document:
-            doc_entries.update(self.doc_exact.get(traveller.document, ()))
+            doc_entries.update(self.doc_exact.get(_h(traveller.document)).tolist())
             if traveller.document_ocr:
-                doc_entries.update(self.doc_ocr.get(traveller.document_ocr, ()))
+                doc_entries.update(self.doc_ocr.get(_h(traveller.document_ocr)).tolist())
         hits: list[Hit] = []
         for e_idx in set(best) | doc_entries:
-            entry = self.entries[e_idx]
             sim, n_idx = best.get(e_idx, (0.0, -1))
             if threshold is not None and e_idx not in doc_entries and sim + MAX_NON_DOCUMENT_BONUS < threshold:
                 continue  # cannot reach the threshold: skip building the explanation
+            entry = self.entry(e_idx)
             if n_idx < 0 and entry.category is not Category.DOCUMENT and traveller.tokens:
                 sim, n_idx = self._best_name(traveller.tokens, e_idx)
-            matched = self.name_text[n_idx] if n_idx >= 0 else None
-            weak = self.name_weak[n_idx] if n_idx >= 0 else False
+            matched = self._name_text[n_idx] if n_idx >= 0 else None
+            weak = bool(self.name_weak[n_idx]) if n_idx >= 0 else False
             score, lines = score_features(traveller, entry, round(sim, 4), matched, weak)
             limit_score = threshold if threshold is not None else 0.0
             if score >= limit_score and lines:
@@ -369,9 +781,9 @@ class WatchlistIndex:
         return hits[:limit]
 
     def _best_name(self, tokens: tuple[str, ...], e_idx: int) -> tuple[float, int]:
+        names = list(self.names_of(e_idx))
         best = (0.0, -1)
-        for n_idx in np.flatnonzero(self.name_entry == e_idx).tolist():
-            sim = name_similarity(tokens, self.name_tokens[n_idx], self.weight, self.phonetic)
+        for n_idx, sim in zip(names, self.name_scores(tokens, names), strict=True):
             if sim > best[0]:
                 best = (sim, n_idx)
         return best
