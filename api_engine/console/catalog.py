@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from api_engine.store.store import now
 from watchlists import LoadError, LoadResult, WatchlistEntry, load
 from watchlists.loaders.national import load_national
 from watchlists.screener import diff_entries
+
+from .models import UploadResult
 
 log = logging.getLogger("api_engine.console.catalog")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -43,25 +45,6 @@ class LoadedList:
     entries: dict[str, WatchlistEntry]
     rejected: int = 0
     uploaded_by: str | None = None
-
-
-@dataclass
-class UploadReport:
-    """What an upload gave: shown to the uploader and returned by the JSON API."""
-
-    accepted: bool
-    list_name: str
-    version: str
-    source_format: str
-    entries: int
-    rejected: list[dict[str, str]]
-    added: int = 0
-    removed: int = 0
-    changed: int = 0
-    previous_version: str | None = None
-    problem: str | None = None
-    upload_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _loaded(result: LoadResult, origin: str, uploaded_by: str | None = None) -> LoadedList:
@@ -103,11 +86,11 @@ class Catalog:
         loaded = self.lists.get(list_name)
         return loaded.entries.get(entry_id) if loaded else None
 
-    async def upload(self, data: bytes, filename: str | None, uploaded_by: str) -> UploadReport:
+    async def upload(self, data: bytes, filename: str | None, uploaded_by: str) -> UploadResult:
         """Validate a national-format CSV; keep and install it when it has valid entries."""
         stem = _safe_stem(filename)
         if len(data) > MAX_UPLOAD_BYTES:
-            return UploadReport(accepted=False, list_name=stem, version="-", source_format="national_csv",
+            return UploadResult(accepted=False, list_name=stem, version="-", source_format="national_csv",
                                 entries=0, rejected=[], problem=f"larger than {MAX_UPLOAD_BYTES // 2**20} MB")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{stem}.csv"
@@ -115,10 +98,10 @@ class Catalog:
             try:
                 result = await asyncio.to_thread(load_national, path, jsonl=False)
             except (UnicodeDecodeError, ValueError) as exc:
-                return UploadReport(accepted=False, list_name=stem, version="-", source_format="national_csv",
+                return UploadResult(accepted=False, list_name=stem, version="-", source_format="national_csv",
                                     entries=0, rejected=[], problem=f"not a national-format CSV ({type(exc).__name__})")
         rejected = [{"where": r.where, "reason": r.reason} for r in result.rejected]
-        report = UploadReport(accepted=bool(result.entries), list_name=result.list_name, version=result.version,
+        report = UploadResult(accepted=bool(result.entries), list_name=result.list_name, version=result.version,
                               source_format=result.source_format, entries=len(result.entries), rejected=rejected)
         if not result.entries:
             report.problem = "no valid entry: the list was not installed"

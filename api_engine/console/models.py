@@ -171,17 +171,20 @@ class WatchlistRow(BaseModel):
 
 
 class UploadResult(BaseModel):
+    """What an upload gave: shown to the uploader and returned by the JSON API."""
+
     accepted: bool
     list_name: str
     version: str
     source_format: str
     entries: int
     rejected: list[dict[str, str]]
-    added: int
-    removed: int
-    changed: int
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
     previous_version: str | None = None
     problem: str | None = None
+    upload_id: int | None = None
 
 
 class WatchlistsPage(BaseModel):

@@ -14,7 +14,6 @@ from fastapi import HTTPException
 
 from . import queries
 from .auth import Principal
-from .catalog import UploadReport
 from .models import (
     AuditPage,
     HitDetail,
@@ -84,16 +83,13 @@ def watchlists(state: ConsoleState, uploads: list[dict[str, Any]]) -> Watchlists
 
 async def upload(state: ConsoleState, who: Principal, data: bytes, filename: str | None) -> UploadResult:
     _ = state.auditor.trail  # raises AuditUnavailable: fail closed before anything changes
-    report: UploadReport = await state.catalog.upload(data, filename, who.name)
+    report = await state.catalog.upload(data, filename, who.name)
     await state.auditor.record(actor=who.name, action="watchlist_upload", subject=f"watchlist:{report.list_name}",
                                purpose="list management",
                                details={"version": report.version, "entries": report.entries,
                                         "rejected": len(report.rejected), "accepted": report.accepted,
                                         "upload_id": report.upload_id})
-    return UploadResult(accepted=report.accepted, list_name=report.list_name, version=report.version,
-                        source_format=report.source_format, entries=report.entries, rejected=report.rejected,
-                        added=report.added, removed=report.removed, changed=report.changed,
-                        previous_version=report.previous_version, problem=report.problem)
+    return report
 
 
 def _retention() -> tuple[dict[str, Any] | None, str]:
