@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as sync_api
 import pytest
 
 from .conftest import PASSWORD, PLANTED, ROLES, RunningConsole, bystander, paxlst
@@ -21,8 +22,8 @@ from .conftest import PASSWORD, PLANTED, ROLES, RunningConsole, bystander, paxls
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
-sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+# .ci/run installs Debian's chromium and the test extra brings playwright: a missing one fails loudly.
+assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"
 
 
 @pytest.fixture(scope="module")
