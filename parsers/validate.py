@@ -253,34 +253,20 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
                           pos, c)
         elif need_birth and t.birth_place is None:
             emit.trav("REQ-BIRTH-PLACE", "no place of birth (LOC 180)", pos)
-        a = t.embarkation
-        if a is None:
-            if need_emb:
-                emit.trav("REQ-EMBARKATION", "no embarkation airport (LOC 178)", pos)
-        elif a not in airports:
-            if _is_code(a):
-                emit.trav("COD-AIRPORT-UNKNOWN", "embarkation (LOC 178) is not in the airport data", pos, a)
-            else:
-                emit.trav("COD-AIRPORT", "embarkation (LOC 178) is not a three-letter IATA code", pos, a)
-        elif route and a not in route:
-            emit.trav("CON-ROUTE-EMBARK", "embarkation airport (LOC 178) is not on the flight's route", pos, a)
-        a = t.debarkation
-        if a is None:
-            if need_deb:
-                emit.trav("REQ-DEBARKATION", "no debarkation airport (LOC 179)", pos)
-        elif a not in airports:
-            if _is_code(a):
-                emit.trav("COD-AIRPORT-UNKNOWN", "debarkation (LOC 179) is not in the airport data", pos, a)
-            else:
-                emit.trav("COD-AIRPORT", "debarkation (LOC 179) is not a three-letter IATA code", pos, a)
-        elif route and a not in route:
-            emit.trav("CON-ROUTE-DEBARK", "debarkation airport (LOC 179) is not on the flight's route", pos, a)
-        a = t.clearance
-        if a is not None and a not in airports:
-            if _is_code(a):
-                emit.trav("COD-AIRPORT-UNKNOWN", "clearance (LOC 22) is not in the airport data", pos, a)
-            else:
-                emit.trav("COD-AIRPORT", "clearance (LOC 22) is not a three-letter IATA code", pos, a)
+        for a, what, need, required_rule, route_rule in (
+                (t.embarkation, "embarkation airport (LOC 178)", need_emb, "REQ-EMBARKATION", "CON-ROUTE-EMBARK"),
+                (t.debarkation, "debarkation airport (LOC 179)", need_deb, "REQ-DEBARKATION", "CON-ROUTE-DEBARK"),
+                (t.clearance, "clearance airport (LOC 22)", False, None, None)):
+            if a is None:
+                if need and required_rule:
+                    emit.trav(required_rule, f"no {what}", pos)
+            elif a not in airports:
+                if _is_code(a):
+                    emit.trav("COD-AIRPORT-UNKNOWN", f"{what} is not in the airport data", pos, a)
+                else:
+                    emit.trav("COD-AIRPORT", f"{what} is not a three-letter IATA code", pos, a)
+            elif route and route_rule and a not in route:
+                emit.trav(route_rule, f"{what} is not on the flight's route", pos, a)
         # -- documents
         docs = t.documents
         if not docs:
