@@ -15,6 +15,7 @@ base64 of 32 bytes); without them the embedded default generates a key file unde
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -41,6 +42,7 @@ _TEXT_PREFIX = "enc1:"
 _BIN_PREFIX = b"ENC1"
 _KID_LEN = 8
 _NONCE = 12
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64url, as urlsafe_b64encode writes it
 
 # The traveller columns that identify a person: encrypted at rest, pseudonymised by retention.
 TRAVELLER_SECRET_COLUMNS = ("surname", "given_names", "date_of_birth", "doc_number", "ref_abo", "ref_avf",
@@ -94,9 +96,11 @@ class Keyring:
     def encrypt_text(self, value: str | None, column: str) -> str | None:
         if value is None or value.startswith(_TEXT_PREFIX):
             return value
-        nonce = secrets.token_bytes(_NONCE)
-        ct = self._cipher(self.current).encrypt(nonce, value.encode("utf-8"), column.encode())
-        return f"{_TEXT_PREFIX}{self.current}:{base64.urlsafe_b64encode(nonce + ct).decode().rstrip('=')}"
+        nonce = os.urandom(_NONCE)  # a fresh random 96-bit nonce per value
+        ct = (self._aead.get(self.current) or self._cipher(self.current)).encrypt(
+            nonce, value.encode("utf-8"), column.encode())
+        body = binascii.b2a_base64(nonce + ct, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
+        return f"{_TEXT_PREFIX}{self.current}:{body}"
 
     def decrypt_text(self, value: str | None, column: str) -> str | None:
         if value is None or not value.startswith(_TEXT_PREFIX):
@@ -115,7 +119,7 @@ class Keyring:
     def encrypt_bytes(self, value: bytes, column: str) -> bytes:
         if value.startswith(_BIN_PREFIX):
             return value
-        nonce = secrets.token_bytes(_NONCE)
+        nonce = os.urandom(_NONCE)  # a fresh random 96-bit nonce per value
         ct = self._cipher(self.current).encrypt(nonce, value, column.encode())
         return _BIN_PREFIX + self.current.encode() + nonce + ct
 

@@ -16,7 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-__all__ = ["Consumer", "consumers", "minimise", "minimise_json"]
+from pydantic import BaseModel
+
+__all__ = ["Consumer", "consumers", "minimise", "minimise_json", "minimise_model"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,31 @@ def minimise_json(kind: str, value: bytes) -> bytes:
     if _compiled(kind) is None:
         return value
     return json.dumps(minimise(kind, json.loads(value)), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _include(paths: tuple[str, ...]) -> dict[str, Any]:
+    """"a.b", "a[].c" -> pydantic's include spec {"a": {"b": True, "__all__": ...}} (lists via "__all__")."""
+    root: dict[str, Any] = {}
+    for path in paths:
+        node = root
+        parts = path.split(".")
+        for k, part in enumerate(parts):
+            name, many = (part[:-2], True) if part.endswith("[]") else (part, False)
+            if k == len(parts) - 1:
+                node.setdefault(name, {"__all__": True} if many else True)
+                break
+            child = node.setdefault(name, {})
+            node = child.setdefault("__all__", {}) if many else child
+    return root
+
+
+@cache
+def _compiled_include(kind: str) -> dict[str, Any] | None:
+    c = consumers().get(kind)
+    return _include(c.carry) if c else None
+
+
+def minimise_model(kind: str, model: BaseModel) -> bytes:
+    """The event serialised with the declared fields only, in one pass (pydantic's include, no re-parse)."""
+    include = _compiled_include(kind)
+    return model.model_dump_json(include=include).encode()

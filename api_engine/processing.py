@@ -44,7 +44,6 @@ from api_engine.events import (
     AlertEvent,
     Counts,
     DeadLetterEvent,
-    DocumentView,
     FindingView,
     FlightRef,
     HitFeature,
@@ -53,11 +52,10 @@ from api_engine.events import (
     ManifestEvent,
     OutputEvent,
     OutputKind,
-    TravellerView,
     WatchlistRef,
     event_id,
 )
-from api_engine.minimise import minimise_json
+from api_engine.minimise import minimise_model
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
 from api_engine.store.schema import allowlist
@@ -175,9 +173,12 @@ class Screened:
     complete: bool
     findings: list[Finding]
     hits: list[HitLike]
-    identities: list[IdentityView]
     digest: str
     multipart: bool = False
+    # Built off the event loop before the transaction opens (see Processor._seal_screened):
+    uid: str | None = None
+    rows: list[dict[str, Any]] | None = None  # traveller rows, identifying columns encrypted, no manifest_id yet
+    views: list[dict[str, Any]] | None = None  # TravellerView fields, validated once inside the ManifestEvent
 
 
 @dataclass
@@ -192,6 +193,7 @@ class Prepared:
     interactive: bool = False
     singles: list[Screened] = field(default_factory=list)
     parts: list[Manifest] = field(default_factory=list)
+    sealed: bytes | None = None  # the input encrypted for raw_messages, when sealed ahead of the transaction
 
     @property
     def sender(self) -> str | None:
@@ -202,13 +204,14 @@ class Prepared:
         return self.interchange.header.control_ref if self.interchange else None
 
 
-def _identity(t: Traveller) -> IdentityView:
-    """Minimisation (brief §5.5): names, date of birth, nationality, documents; nothing else leaves."""
-    return IdentityView(
-        surname=t.surname, given_names=list(t.given_names), date_of_birth=t.date_of_birth,
-        nationality=t.nationality,
-        documents=[DocumentView(doc_type=d.doc_type, number=d.number, issuing_state=d.issuing_state)
-                   for d in t.documents])
+def _identity(t: Traveller) -> dict[str, Any]:
+    """Minimisation (brief §5.5): names, date of birth, nationality, documents; nothing else leaves.
+
+    The fields of `IdentityView` as a plain dict: pydantic validates them once, in the event that carries them."""
+    return {"surname": t.surname, "given_names": list(t.given_names), "date_of_birth": t.date_of_birth,
+            "nationality": t.nationality,
+            "documents": [{"doc_type": d.doc_type, "number": d.number, "issuing_state": d.issuing_state}
+                          for d in t.documents]}
 
 
 def screen_manifest(key: AssemblyKey, manifest: Manifest, complete: bool, findings: list[Finding],
@@ -217,7 +220,7 @@ def screen_manifest(key: AssemblyKey, manifest: Manifest, complete: bool, findin
     hits = list(screener.screen(manifest)) if complete else []
     digest = hashlib.sha256(manifest.model_dump_json().encode()).hexdigest()
     return Screened(key=key, manifest=manifest, complete=complete, findings=findings, hits=hits,
-                    identities=[_identity(t) for t in manifest.travellers], digest=digest)
+                    digest=digest)
 
 
 def _is_part(m: Manifest) -> bool:
@@ -311,6 +314,27 @@ def _json(model: Any) -> bytes:
     return data.encode()
 
 
+def _manifest_uid(rid: str, key: AssemblyKey) -> str:
+    return hashlib.sha256(f"{rid}\x1f{_key_hash(key)}".encode()).hexdigest()[:32]
+
+
+def _hit_positions(s: Screened) -> list[tuple[int, HitLike]]:
+    """(traveller position, hit) for the hits that name a traveller of this manifest."""
+    out = []
+    n = len(s.manifest.travellers)
+    for h in s.hits:
+        try:
+            idx = int(h.traveller_id)
+        except ValueError:
+            continue
+        if 0 <= idx < n:
+            out.append((idx, h))
+    return out
+
+
+_SECRET_COLUMN_NAMES = tuple((col, f"travellers.{col}") for col in TRAVELLER_SECRET_COLUMNS)
+
+
 class _Outputs:
     """Collects the events of one record with their deterministic ids."""
 
@@ -326,7 +350,7 @@ class _Outputs:
 
     def add(self, kind: OutputKind, key: bytes, model: Any) -> None:
         # Minimised before it is stored or produced: only what the consumer declares leaves.
-        self.items.append(StoredOutput(kind=kind, key=key, value=minimise_json(kind, _json(model)),
+        self.items.append(StoredOutput(kind=kind, key=key, value=minimise_model(kind, model),
                                        event_id=model.event_id))
 
 
@@ -350,6 +374,9 @@ class Processor:
 
     def _seal_raw(self, value: bytes) -> bytes:
         return self.keyring.encrypt_bytes(value, "raw_messages.raw")
+
+    def _raw(self, prep: Prepared, value: bytes) -> bytes:
+        return prep.sealed if prep.sealed is not None else self._seal_raw(value)
 
     def _seal_outputs(self, items: list[StoredOutput]) -> list[StoredOutput]:
         return [StoredOutput(kind=o.kind, key=o.key, value=self.keyring.encrypt_bytes(o.value, "output_events.value"),
@@ -386,21 +413,87 @@ class Processor:
 
     async def process(self, value: bytes, *, key: bytes | None = None, source: str = "kafka") -> list[OutputEvent]:
         """Process one input record; returns its output events once they are durable in the store."""
-        rid = record_id(value, key, source)
+        (events,) = await self.process_batch([(value, key)], source=source)
+        return events
+
+    async def process_batch(self, records: Sequence[tuple[bytes, bytes | None]], *,
+                            source: str = "kafka") -> list[list[OutputEvent]]:
+        """Process records (value, key) in the order given; one output list per record, durable in the store.
+
+        The whole batch commits in one transaction (one write lock, one commit instead of one per
+        record), applied in order, so parts and duplicates inside a batch behave exactly as if they
+        had come one at a time. The CPU work (read, validate, screen, encrypt) runs before the
+        transaction opens. If another writer raced us to a record, the batch is redone record by record.
+        """
+        rids = [record_id(value, key, source) for value, key in records]
+        results: list[list[StoredOutput] | None] = [None] * len(records)
         async with self.store.engine.connect() as conn:
-            stored = await Store.stored_outputs(conn, rid)
-        if stored is not None:
-            log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored))
-            return [_to_event(o) for o in self._open_outputs(stored)]
-        await self._refresh_allowlist()
-        prep = await self._cpu(prepare, value, self.profile, self.screener, control_ref=rid[:14])
-        try:
-            outputs = await self._commit(rid, prep, value, key, source)
-        except IntegrityError:
-            # Another worker committed the same record or interchange first: look again.
-            log.info("record %s raced another writer; retrying", rid[:12])
-            outputs = await self._commit(rid, prep, value, key, source)
-        return [_to_event(o) for o in outputs]
+            stored = await Store.stored_outputs_many(conn, rids)
+        for i, rid in enumerate(rids):
+            if rid in stored:
+                log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored[rid]))
+                results[i] = self._open_outputs(stored[rid])
+        first: dict[str, int] = {}  # a record repeated inside the batch is worked on once
+        for i, rid in enumerate(rids):
+            if results[i] is None:
+                first.setdefault(rid, i)
+        if first:
+            await self._refresh_allowlist()
+            preps = await self._cpu(self._prepare_many, [(records[i][0], rid) for rid, i in first.items()])
+            work = [(rid, prep, records[i][0], records[i][1]) for (rid, i), prep in zip(first.items(), preps,
+                                                                                        strict=True)]
+            try:
+                applied = await self._commit(work, source)
+            except IntegrityError:
+                # Another worker committed one of these records or interchanges first: look again, one by one.
+                log.info("batch of %d record(s) raced another writer; retrying one by one", len(work))
+                applied = {}
+                for item in work:
+                    try:
+                        applied.update(await self._commit([item], source))
+                    except IntegrityError:
+                        applied.update(await self._commit([item], source))
+            for i, rid in enumerate(rids):
+                if results[i] is None:
+                    results[i] = applied[rid]
+        return [[_to_event(o) for o in r or []] for r in results]
+
+    def _prepare_many(self, items: list[tuple[bytes, str]]) -> list[Prepared]:
+        """The CPU half for a batch (runs in the executor): prepare, then seal what the store will keep."""
+        out = []
+        for value, rid in items:
+            prep = prepare(value, self.profile, self.screener, control_ref=rid[:14])
+            prep.sealed = self._seal_raw(value)
+            for s in prep.singles:
+                self._seal_screened(rid, s)
+            out.append(prep)
+        return out
+
+    def _seal_screened(self, rid: str, s: Screened) -> None:
+        """Traveller rows with their identifying columns encrypted, and the manifest's traveller views."""
+        uid = _manifest_uid(rid, s.key)
+        counts: dict[int, int] = {}
+        for idx, _ in _hit_positions(s):
+            counts[idx] = counts.get(idx, 0) + 1
+        encrypt = self.keyring.encrypt_text
+        rows: list[dict[str, Any]] = []
+        views: list[dict[str, Any]] = []
+        for i, t in enumerate(s.manifest.travellers):
+            doc_type, doc_number, doc_state = _primary_document(t)
+            row: dict[str, Any] = {
+                "position": i, "ref": f"{uid}:{i}", "role": t.role, "party_function": t.party_function[:3],
+                "surname": t.surname, "given_names": " ".join(t.given_names) or None,
+                "date_of_birth": t.date_of_birth.isoformat() if t.date_of_birth else None,
+                "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
+                "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
+                "traveller_json": t.model_dump_json()}
+            for col, aad in _SECRET_COLUMN_NAMES:
+                value = row[col]
+                row[col] = encrypt(value if isinstance(value, str) else None, aad)
+            rows.append(row)
+            views.append({"traveller_ref": f"{uid}:{i}", "role": t.role, "hit": i in counts,
+                          "hit_count": counts.get(i, 0), **_identity(t)})
+        s.uid, s.rows, s.views = uid, rows, views
 
     async def _refresh_allowlist(self) -> None:
         """Clearances officers recorded in the console stop repeat alerts here (looked up every few seconds)."""
@@ -421,14 +514,18 @@ class Processor:
                                           cleared_by=r.cleared_by, cleared_on=r.cleared_at.date()))
             self._allowlist_seen = max(self._allowlist_seen, r.id)
 
-    async def _commit(self, rid: str, prep: Prepared, value: bytes, key: bytes | None,
-                      source: str) -> list[StoredOutput]:
-        """The one transaction of a record: re-check for a replay, apply, store the outputs."""
+    async def _commit(self, work: Sequence[tuple[str, Prepared, bytes, bytes | None]],
+                      source: str) -> dict[str, list[StoredOutput]]:
+        """The one transaction of a batch: re-check for replays, apply each record in order, store outputs."""
         async with self._lock, self.store.transaction() as conn:
-            stored = await Store.stored_outputs(conn, rid)
-            if stored is not None:
-                return self._open_outputs(stored)
-            return await self._apply(conn, rid, prep, value, key, source)
+            stored = await Store.stored_outputs_many(conn, [rid for rid, *_ in work])
+            out: dict[str, list[StoredOutput]] = {}
+            for rid, prep, value, key in work:
+                if rid in stored:
+                    out[rid] = self._open_outputs(stored[rid])
+                else:
+                    out[rid] = await self._apply(conn, rid, prep, value, key, source)
+            return out
 
     async def _apply(self, conn: AsyncConnection, rid: str, prep: Prepared, value: bytes, key: bytes | None,
                      source: str) -> list[StoredOutput]:
@@ -444,7 +541,7 @@ class Processor:
                   "content_hash": prep.content_hash, "lane": LANE}
 
         if prep.malformed:
-            iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="dead_letter",
+            iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="dead_letter",
                                               **common)
             out.add("acks", ack_key, self._ack(out, iref, prep.contrl, accepted=False))
             out.add("dlq", key or ack_key, DeadLetterEvent(
@@ -462,7 +559,7 @@ class Processor:
 
         dup_of = await Store.find_duplicate(conn, iref.sender, iref.interchange_ref, prep.content_hash)
         if dup_of is not None:
-            iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="duplicate",
+            iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="duplicate",
                                               **common)
             dup = Finding(rule="ENV-DUPLICATE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
                           message="interchange received before (same sender and reference, or same bytes)",
@@ -474,7 +571,7 @@ class Processor:
                      iref.interchange_ref, iref.sender)
             return out.items
 
-        iid = await Store.add_interchange(conn, self._seal_raw(value), size=len(value), status="processed",
+        iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="processed",
                                               **common)
         await Store.register(conn, iref.sender or "", iref.interchange_ref or "", prep.content_hash, iid)
         ready: list[Screened] = list(prep.singles)
@@ -572,7 +669,10 @@ class Processor:
                               iref: InterchangeRef) -> tuple[ManifestEvent, list[AlertEvent]]:
         m = s.manifest
         kh = _key_hash(s.key)
-        uid = hashlib.sha256(f"{rid}\x1f{kh}".encode()).hexdigest()[:32]
+        if s.rows is None or s.views is None or s.uid is None:  # assembled here (multi-part): seal now
+            self._seal_screened(rid, s)
+        assert s.rows is not None and s.views is not None and s.uid is not None
+        uid = s.uid
         roles = [t.role for t in m.travellers]
         pax = sum(1 for r in roles if r in PASSENGER_ROLES)
         crew = sum(1 for r in roles if r in CREW_ROLES)
@@ -585,42 +685,19 @@ class Processor:
             header_json=m.model_copy(update={"travellers": []}).model_dump_json(), **_clocks(m))
         if s.multipart:
             await Store.link_assembly(conn, kh, manifest_id)
-        rows = []
-        for i, t in enumerate(m.travellers):
-            doc_type, doc_number, doc_state = _primary_document(t)
-            rows.append({
-                "manifest_id": manifest_id, "position": i, "ref": f"{uid}:{i}", "role": t.role,
-                "party_function": t.party_function[:3], "surname": t.surname,
-                "given_names": " ".join(t.given_names) or None,
-                "date_of_birth": t.date_of_birth.isoformat() if t.date_of_birth else None,
-                "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
-                "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
-                "traveller_json": t.model_dump_json()})
-            row = rows[-1]
-            for col in TRAVELLER_SECRET_COLUMNS:
-                value = row[col]
-                row[col] = self.keyring.encrypt_text(value if isinstance(value, str) else None, f"travellers.{col}")
-        traveller_ids = await Store.add_travellers(conn, rows)
+        traveller_ids = await Store.add_travellers(conn, [{"manifest_id": manifest_id, **r} for r in s.rows])
 
         flight = _flight(m)
-        hits_by_traveller: dict[int, int] = {}
         alerts: list[AlertEvent] = []
         hit_rows = []
-        for h in s.hits:
-            try:
-                idx = int(h.traveller_id)
-            except ValueError:
-                continue
-            if not 0 <= idx < len(m.travellers):
-                continue
-            hits_by_traveller[idx] = hits_by_traveller.get(idx, 0) + 1
+        for idx, h in _hit_positions(s):
             explanation = [HitFeature(feature=f.feature, outcome=f.outcome, contribution=f.contribution,
                                       detail=f.detail) for f in getattr(h, "explanation", [])]
             explain = getattr(h, "explain", None)
             category = getattr(h, "category", None)
             alert = AlertEvent(
                 event_id=out.next_id("alerts"), flight=flight, traveller_ref=f"{uid}:{idx}",
-                role=m.travellers[idx].role, identity=s.identities[idx],
+                role=m.travellers[idx].role, identity=IdentityView.model_validate(_identity(m.travellers[idx])),
                 watchlist=WatchlistRef(list=str(getattr(h, "list", "")), entry_id=h.entry_id,
                                        category=str(category.value if hasattr(category, "value") else category)
                                        if category is not None else None,
@@ -635,15 +712,12 @@ class Processor:
                              "explanation": json.dumps([e.model_dump() for e in explanation])})
         await Store.add_hits(conn, hit_rows)
 
-        views = [TravellerView(traveller_ref=f"{uid}:{i}", role=t.role, hit=i in hits_by_traveller,
-                               hit_count=hits_by_traveller.get(i, 0), **s.identities[i].model_dump())
-                 for i, t in enumerate(m.travellers)]
         mev = ManifestEvent(
             event_id=out.next_id("manifests"), flight=flight, manifest_uid=uid, version=version, replaces=replaces,
             document_code=m.document_code, document_id=m.document_id, complete=s.complete, parts=m.parts,
             counts=Counts(passengers=pax, crew=crew, declared_passengers=m.totals.passengers,
                           declared_crew=m.totals.crew, hits=len(alerts)),
-            travellers=views, findings=[_finding_view(f) for f in s.findings], lane=LANE, interchange=iref)
+            travellers=s.views, findings=[_finding_view(f) for f in s.findings], lane=LANE, interchange=iref)
         return mev, alerts
 
 

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # Processing.
     workers: int = 1
     max_in_flight: int = 64  # records being processed per worker at once (backpressure bound)
+    max_batch: int = 32  # records of one partition committed in one transaction (when that many are waiting)
     http_port: int = 8080
     http_host: str = "127.0.0.1"
     shutdown_timeout_s: float = 20.0

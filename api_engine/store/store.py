@@ -121,6 +121,26 @@ class Store:
                 for r in rows]
 
     @staticmethod
+    async def stored_outputs_many(conn: AsyncConnection, record_ids: Sequence[str]) -> dict[str, list[StoredOutput]]:
+        """`stored_outputs` for many records in two queries; records not processed yet are absent."""
+        wanted = list(dict.fromkeys(record_ids))
+        if not wanted:
+            return {}
+        seen = (await conn.execute(select(processed_records.c.record_id)
+                                   .where(processed_records.c.record_id.in_(wanted)))).scalars().all()
+        out: dict[str, list[StoredOutput]] = {rid: [] for rid in seen}
+        if out:
+            rows = await conn.execute(
+                select(output_events.c.record_id, output_events.c.kind, output_events.c.key, output_events.c.value,
+                       output_events.c.event_id)
+                .where(output_events.c.record_id.in_(list(out)))
+                .order_by(output_events.c.record_id, output_events.c.position))
+            for r in rows:
+                out[r.record_id].append(StoredOutput(kind=r.kind, key=bytes(r.key), value=bytes(r.value),
+                                                     event_id=r.event_id))
+        return out
+
+    @staticmethod
     async def find_duplicate(conn: AsyncConnection, sender: str | None, interchange_ref: str | None,
                              content_hash: str) -> int | None:
         """The interchange id registered under the same sender + reference or the same bytes."""
@@ -226,9 +246,14 @@ class Store:
         """Insert travellers; returns their ids in the order given."""
         if not rows:
             return []
-        result = await conn.execute(insert(travellers).returning(travellers.c.id, sort_by_parameter_order=True),
-                                    list(rows))
-        return [r[0] for r in result]
+        # One executemany, then one SELECT for the ids: INSERT ... RETURNING in parameter order runs row by
+        # row on SQLite (a round trip per traveller), which cost more than the rest of the record.
+        await conn.execute(insert(travellers), list(rows))
+        manifest_ids = {r["manifest_id"] for r in rows}
+        found = await conn.execute(select(travellers.c.manifest_id, travellers.c.position, travellers.c.id)
+                                   .where(travellers.c.manifest_id.in_(manifest_ids)))
+        ids = {(m, p): i for m, p, i in found}
+        return [ids[(r["manifest_id"], r["position"])] for r in rows]
 
     @staticmethod
     async def add_hits(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

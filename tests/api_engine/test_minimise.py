@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from api_engine.events import AlertEvent, ManifestEvent
-from api_engine.minimise import consumers, minimise
+from api_engine.minimise import consumers, minimise, minimise_model
 from api_engine.processing import Processor
 from api_engine.settings import Settings
 from tests.api_engine.test_retention import PAX, OneNameScreener
@@ -44,6 +46,33 @@ def test_declarations_name_only_allowed_fields() -> None:
 def test_undeclared_fields_are_dropped() -> None:
     out = minimise("alerts", {"event_id": "e", "identity": {"surname": "X", "shoe_size": 44}, "seat": "23A"})
     assert out == {"event_id": "e", "identity": {"surname": "X"}}
+
+
+class _Doc(BaseModel):
+    doc_type: str
+    number: str
+    scan: str
+
+
+class _Identity(BaseModel):
+    surname: str
+    shoe_size: int
+    documents: list[_Doc]
+
+
+class _Alert(BaseModel):
+    event_id: str
+    identity: _Identity
+    seat: str
+
+
+def test_undeclared_fields_are_dropped_when_serialising_a_model() -> None:
+    """The one-pass path the processor uses keeps the same fields as `minimise`, lists included."""
+    alert = _Alert(event_id="e", seat="23A", identity=_Identity(
+        surname="X", shoe_size=44, documents=[_Doc(doc_type="P", number="1", scan="...")] * 2))
+    out = json.loads(minimise_model("alerts", alert))
+    assert out == {"event_id": "e", "identity": {"surname": "X", "documents": [{"doc_type": "P", "number": "1"}] * 2}}
+    assert out == minimise("alerts", alert.model_dump())
 
 
 async def test_what_leaves_is_exactly_what_is_declared(store_settings: Settings) -> None:

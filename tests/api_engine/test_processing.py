@@ -267,3 +267,41 @@ async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_
     finally:
         processing.ALLOWLIST_REFRESH_S = 2.0
         await p.close()
+
+
+async def test_a_batch_gives_what_one_at_a_time_gives(tmp_path: Path, database_url: str) -> None:
+    """Parts out of order, a duplicate, a malformed message and a repeated record in ONE batch (one
+    transaction) yield the same events, with the same ids, as the same records one by one."""
+    records = [(PART2, b"P"), (PAX, b"A"), (BAD_COUNT, b"B"), (PAX, b"D"), (PART1, b"P"), (PAX, b"A")]
+
+    def events_of(results: Sequence[Sequence[OutputEvent]]) -> list[list[tuple[str, str, Any]]]:
+        def value(e: OutputEvent) -> Any:
+            doc = json.loads(e.value)
+            if e.kind == "acks":  # the CONTRL bytes carry the minute they were written
+                doc = {k: v for k, v in doc.items() if not k.startswith("contrl")}
+            return doc
+        return [[(e.kind, e.event_id, value(e)) for e in out] for out in results]
+
+    one = await Processor.open(Settings(data_dir=tmp_path / "one"))
+    try:
+        singly = [await one.process(value, key=key) for value, key in records]
+    finally:
+        await one.close()
+    batch = await Processor.open(Settings(data_dir=tmp_path / "batch", database_url=database_url))
+    try:
+        together = await batch.process_batch(records)
+        assert await batch.store.count("manifests") == 2  # PAX once (the same bytes again: a duplicate), XX456 once
+        assert await batch.store.count("processed_records") == 5  # the repeated record is one record
+    finally:
+        await batch.close()
+    assert len(together) == len(records)
+    # the same events with the same ids as one by one, in the same order
+    assert events_of(together) == events_of(singly)
+    kinds = [[k for k, _, _ in out] for out in events_of(together)]
+    assert kinds == [["acks"], ["acks", "manifests"], ["acks", "dlq"], ["acks"], ["acks", "manifests"],
+                     ["acks", "manifests"]]
+    assert events_of(together)[5] == events_of(together)[1]  # the repeat re-emits the first, byte for byte
+    dup_ack = events_of(together)[3][0][2]
+    assert dup_ack["duplicate"] is True and dup_ack["accepted"] is False
+    [assembled] = [v for k, _, v in events_of(together)[4] if k == "manifests"]
+    assert assembled["complete"] is True and assembled["counts"]["passengers"] == len(assembled["travellers"])
