@@ -174,6 +174,8 @@ class Screened:
     findings: list[Finding]
     hits: list[HitLike]
     digest: str
+    header_json: str  # the manifest without its travellers, as stored
+    traveller_json: list[str]  # each traveller as stored (encrypted) and hashed into the digest
     multipart: bool = False
     # Built off the event loop before the transaction opens (see Processor._seal_screened):
     uid: str | None = None
@@ -216,11 +218,16 @@ def _identity(t: Traveller) -> dict[str, Any]:
 
 def screen_manifest(key: AssemblyKey, manifest: Manifest, complete: bool, findings: list[Finding],
                     screener: Screener) -> Screened:
-    """Screen (complete lists only) and minimise one manifest."""
+    """Screen (complete lists only) and serialise one manifest; its digest tells a changed list from a resend."""
     hits = list(screener.screen(manifest)) if complete else []
-    digest = hashlib.sha256(manifest.model_dump_json().encode()).hexdigest()
+    header_json = manifest.model_copy(update={"travellers": []}).model_dump_json()
+    traveller_json = [t.model_dump_json() for t in manifest.travellers]
+    h = hashlib.sha256(header_json.encode())
+    for j in traveller_json:
+        h.update(b"\x1e")
+        h.update(j.encode())
     return Screened(key=key, manifest=manifest, complete=complete, findings=findings, hits=hits,
-                    digest=digest)
+                    digest=h.hexdigest(), header_json=header_json, traveller_json=traveller_json)
 
 
 def _is_part(m: Manifest) -> bool:
@@ -486,7 +493,7 @@ class Processor:
                 "date_of_birth": t.date_of_birth.isoformat() if t.date_of_birth else None,
                 "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
                 "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
-                "traveller_json": t.model_dump_json()}
+                "traveller_json": s.traveller_json[i]}
             for col, aad in _SECRET_COLUMN_NAMES:
                 value = row[col]
                 row[col] = encrypt(value if isinstance(value, str) else None, aad)
@@ -682,7 +689,7 @@ class Processor:
             document_code=m.document_code, document_id=m.document_id, transaction_ref=m.transaction_ref,
             lane=LANE, complete=s.complete, parts=json.dumps(m.parts), passengers=pax, crew=crew,
             declared_passengers=m.totals.passengers, declared_crew=m.totals.crew,
-            header_json=m.model_copy(update={"travellers": []}).model_dump_json(), **_clocks(m))
+            header_json=s.header_json, **_clocks(m))
         if s.multipart:
             await Store.link_assembly(conn, kh, manifest_id)
         traveller_ids = await Store.add_travellers(conn, [{"manifest_id": manifest_id, **r} for r in s.rows])

@@ -4,8 +4,8 @@ Strategy: one process drives everything it can measure from the outside. Flights
 `conformance.generator` (fixed seed), one single-part interchange per flight, with one traveller in
 every other flight planted from an invented watchlist so alerts flow. Figures:
 
-- baseline: the same messages through `Processor.process` in this process, no Kafka (the work
-  the service cannot avoid), travellers/s;
+- baseline: the same messages through `Processor.process_batch` in this process, in batches of
+  `max_batch` as a busy worker takes them, no Kafka (the work the service cannot avoid), travellers/s;
 - throughput, per worker count: a backlog of all flights is produced first, then
   `api-engine serve --workers N` (a subprocess, against an embedded broker started here) drains it;
   sustained rate = travellers of the manifest events after the first one / time from the first to
@@ -99,8 +99,9 @@ async def baseline(messages: list[Message], settings: Settings) -> float:
 
     processor = await open_processor(settings)
     started = time.perf_counter()
-    for m in messages:
-        await processor.process(m.raw, key=m.key, source="bench")
+    step = settings.max_batch
+    for i in range(0, len(messages), step):
+        await processor.process_batch([(m.raw, m.key) for m in messages[i:i + step]], source="bench")
     elapsed = time.perf_counter() - started
     await processor.close()
     return sum(m.travellers for m in messages) / elapsed
@@ -263,7 +264,7 @@ async def main() -> int:
         print(f"data: {len(messages)} flights, {n_trav} travellers, "
               f"{sum(len(m.raw) for m in messages) / len(messages) / 1024:.0f} KiB per interchange")
         base = await baseline(messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)]))
-        print(f"{'baseline: Processor.process in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
+        print(f"{'baseline: Processor.process_batch in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
         async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
             rates: dict[int, float] = {}
             for w in worker_counts:
