@@ -59,6 +59,7 @@ PROCESSING = Histogram("api_engine_processing_seconds", "Time in the processing 
 RECORD_LATENCY = Histogram("api_engine_record_seconds", "Fetch to all outputs acknowledged, per record",
                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 LAG = Gauge("api_engine_consumer_lag", "Highwater minus committed offset", ["partition"])
+_DECODER = json.JSONDecoder()
 IN_FLIGHT = Gauge("api_engine_in_flight", "Records between fetch and produce acknowledgement")
 
 
@@ -141,6 +142,16 @@ def _account(output: OutputLike) -> str:
         return "ok"
     if output.kind == "dlq":
         DEAD_LETTERS.inc()
+    if output.kind == "manifests":  # only the small counts object, not the whole (large) manifest
+        at = output.value.find(b'"counts":')
+        if at >= 0:
+            try:
+                counts, _ = _DECODER.raw_decode(output.value[at + 9:at + 400].decode("utf-8", "replace"))
+            except ValueError:
+                counts = None
+            if isinstance(counts, dict):
+                TRAVELLERS.inc(int(counts.get("passengers") or 0) + int(counts.get("crew") or 0))
+                return "ok"
     try:
         doc = json.loads(output.value)
     except ValueError:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+
 from api_engine.demo_cmd import inbound_key
 from api_engine.settings import Settings
 
@@ -34,9 +36,16 @@ async def test_manifest_yields_ack_manifest_and_alert(kafka_settings: Settings, 
                          "T-1,test,individual,O'BRIEN,MARY ANN,1985-04-12\n", encoding="utf-8")
     settings = kafka_settings.model_copy(update={"watchlists": [str(watchlist)]})
     io = KafkaIO(settings)
+    names = ("api_engine_travellers_total", "api_engine_hits_total")
+    before = {n: REGISTRY.get_sample_value(n) or 0.0 for n in names}
+    ok_before = REGISTRY.get_sample_value("api_engine_records_total", {"outcome": "ok"}) or 0.0
     async with running_pipeline(settings):
         await io.produce([_message("xx123_lhr-jfk_passengers.edi")])
         out = await io.collect(lambda o: bool(o["acks"] and o["manifests"] and o["alerts"]))
+    # what /metrics reports for this record: its travellers, its hit, one record done
+    assert {n: (REGISTRY.get_sample_value(n) or 0.0) - before[n] for n in names} == \
+        {"api_engine_travellers_total": 2, "api_engine_hits_total": 1}
+    assert (REGISTRY.get_sample_value("api_engine_records_total", {"outcome": "ok"}) or 0.0) - ok_before == 1
 
     (ack,) = _acks(out)
     assert ack["accepted"] is True and "UCI" in str(ack["contrl"])
