@@ -13,6 +13,10 @@ from zoneinfo import ZoneInfo
 
 from ._codelists import airport_tz
 
+# Half of the shortest century (36,524 days): a date nearer than this to the reference is nearer
+# than the same day a century earlier or later, so `resolve_near` need not try those.
+_HALF_CENTURY_DAYS = 18262
+
 
 def parse_digits(value: str, fmt: str | None) -> tuple[int | None, int, int, int, int] | None:
     """Return (year or None for 2-digit, yy/yyyy, month, day, minutes) or None if unreadable.
@@ -57,6 +61,12 @@ def resolve_past(yy: int, month: int, day: int, reference: date) -> date | None:
 def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
     """A two-digit year for an expiry or a flight: the century closest to the reference."""
     base = (reference.year // 100) * 100 + yy
+    try:  # within half a century of the reference: the centuries either side are further away
+        d = date(base, month, day)
+        if abs((d - reference).days) < _HALF_CENTURY_DAYS:
+            return d
+    except ValueError:
+        pass
     best: date | None = None
     for year in (base - 100, base, base + 100):
         try:
@@ -69,6 +79,10 @@ def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
 
 
 def to_date(value: str, fmt: str | None, reference: date, *, past: bool) -> date | None:
+    if fmt is None and len(value) == 6 and value.isdigit() and value.isascii():
+        # YYMMDD, as births and expiries nearly always come: what parse_digits would return, sliced directly
+        yy, month, day = int(value[:2]), int(value[2:4]), int(value[4:])
+        return resolve_past(yy, month, day, reference) if past else resolve_near(yy, month, day, reference)
     parts = parse_digits(value, fmt)
     if parts is None:
         return None

@@ -153,6 +153,30 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     findings.append(_f("DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
                                        pos, tag, ref, code=13, element=1))
                 rank = _SG4_ORDER["DOC"]
+            # MEA and FTX early: common, and they miss the fast paths above (tags exclude each other: speed only)
+            elif tag == "MEA":
+                q = _v(seg, 1)
+                el = seg[3] if len(seg) > 3 else []
+                unit = el[0] if len(el) > 1 else None
+                raw = el[1] if len(el) > 1 else (el[0] if el else "")
+                try:
+                    num = float(raw)
+                    if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
+                        raise ValueError(raw)
+                except ValueError:
+                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
+                                       pos, tag, ref, 37, value=raw, element=3))
+                    continue
+                if q == "CT":
+                    trav["bag_count"] = int(num)
+                elif q == "WT":
+                    trav["bag_weight"] = num
+                    trav["bag_weight_unit"] = unit
+            elif tag == "FTX":
+                if _v(seg, 1) == "BAG" and _v(seg, 4):
+                    cnt = _v(seg, 4, 1) or ""
+                    count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
+                    trav.setdefault("bag_tags", []).append({"first_tag": _v(seg, 4), "count": count})
             elif tag == "DTM":
                 q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
                 if val is None:
@@ -211,29 +235,6 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 trav.setdefault("contacts", []).extend(
                     {"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
                     for el in seg[1:] if el and el[0])
-            elif tag == "MEA":
-                q = _v(seg, 1)
-                el = seg[3] if len(seg) > 3 else []
-                unit = el[0] if len(el) > 1 else None
-                raw = el[1] if len(el) > 1 else (el[0] if el else "")
-                try:
-                    num = float(raw)
-                    if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
-                        raise ValueError(raw)
-                except ValueError:
-                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
-                                       pos, tag, ref, 37, value=raw, element=3))
-                    continue
-                if q == "CT":
-                    trav["bag_count"] = int(num)
-                elif q == "WT":
-                    trav["bag_weight"] = num
-                    trav["bag_weight_unit"] = unit
-            elif tag == "FTX":
-                if _v(seg, 1) == "BAG" and _v(seg, 4):
-                    cnt = _v(seg, 4, 1) or ""
-                    count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
-                    trav.setdefault("bag_tags", []).append({"first_tag": _v(seg, 4), "count": count})
             elif tag == "CNT":
                 _read_cnt(seg, m, findings, pos, ref)
                 trav = None
