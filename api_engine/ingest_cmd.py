@@ -42,12 +42,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 async def ingest(files: list[str], settings: Settings, out: Path | None) -> Counter[str]:
     """Process every file in order; returns counts by output kind plus 'files' and 'replays'."""
+    from api_engine.pipeline import tune_gc
     from api_engine.processing import Processor
 
     topics = settings.topics
     names = {"acks": topics.acks, "alerts": topics.alerts, "manifests": topics.manifests, "dlq": topics.dlq}
     counts: Counter[str] = Counter()
     processor = await Processor.open(settings)
+    tune_gc()
     handles: dict[str, Any] = {}
     try:
         if out is not None:
