@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from types import MappingProxyType
 
 import pycountry
@@ -88,8 +89,12 @@ def _build() -> MappingProxyType[str, str]:
 _TABLE = _build()
 
 
+@lru_cache(maxsize=1 << 12)
 def to_alpha2(value: str | None) -> str | None:
-    """ISO alpha-2 for a code or a country name as lists and travellers write them; None if unknown."""
+    """ISO alpha-2 for a code or a country name as lists and travellers write them; None if unknown.
+
+    Memoised (bounded LRU): a few hundred spellings make up all traffic, and the Unicode folding
+    in `_key` costs more than the lookup."""
     if not value:
         return None
     key = _key(value)

@@ -77,6 +77,7 @@ PATRONYMIC_ENDINGS = ("OVICH", "EVICH", "OVNA", "EVNA", "OGLU", "KYZY", "ULY")
 PREFILTER_RATIO = 55  # token_sort_ratio below which a candidate is not compared carefully
 _SKIP_MIN_DF = 64  # posting lists shorter than this are always read (checking them costs more)
 _CACHE_SIZE = 1 << 17  # query tokens whose variants are remembered
+_NAME_CACHE_SIZE = 1 << 15  # candidate names whose token ids and prefilter key are remembered (~12 MB)
 _PYTHON_PATH_MAX = 800  # postings to read below which candidates are ranked in plain Python
 _SOUND_CAP = 48  # tokens sharing a query token's Metaphone key that are compared with it, at most
 _CATEGORIES = tuple(Category)
@@ -229,14 +230,19 @@ class IndexStats:
     array_bytes: int
 
 
+_Probe = tuple[int, float, int, int]  # (posting length, weight, table, key); table 0 = tokens, 1 = joined forms
+
+
 @dataclass(frozen=True, slots=True)
 class _QueryToken:
-    """What the index knows about one query token: its close vocabulary ids, key and weight."""
+    """What the index knows about one query token, worked out once for all queries that hold it:
+    its Metaphone key and weight, its share of the query's weight, and the postings it reads."""
 
-    variants: tuple[tuple[int, float], ...]
     phon: int
     weight: float
-    joined_df: int  # how many listed names hold this token as two joined neighbours
+    best: float  # highest IDF among its variants and its joined form (max_idf when it has none)
+    singles: tuple[_Probe, ...]  # rare variants and joined form: postings read for the token alone
+    commons: tuple[tuple[int, float], ...]  # common variants (token id, similarity): reached through pairs
 
 
 class WatchlistIndex:
@@ -265,6 +271,7 @@ class WatchlistIndex:
         single_k, single_v = array("q"), array("i")
         joined_k, joined_v = array("q"), array("i")
         n_entries = 0
+        tokenise = name_tokens.__wrapped__  # uncached: list names are seen once, the cache is for travellers
         for e_idx, entry in enumerate(entries):
             n_entries = e_idx + 1
             entry_ids.append(entry.id)
@@ -290,7 +297,7 @@ class WatchlistIndex:
                 doc_v.append(e_idx)
             entry_doc_off.append(len(doc_number))
             for variant in entry.names:
-                tokens = name_tokens(variant.name)
+                tokens = tokenise(variant.name)
                 if not tokens:
                     continue
                 n_idx = len(name_entry)
@@ -389,6 +396,7 @@ class WatchlistIndex:
         self.sounds = _Csr(self.vocab_phon[self.vocab_phon != 0], _np(phon_v, np.int32)[self.vocab_phon != 0])
         del fuzzy_k, fuzzy_v, phon_v
         self._token_cache: dict[str, _QueryToken] = {}
+        self._name_cache: dict[int, tuple[tuple[int, ...], str]] = {}
 
     @classmethod
     def build(cls, entries: Iterable[WatchlistEntry], **options: int | float) -> WatchlistIndex:
@@ -418,6 +426,23 @@ class WatchlistIndex:
     def name_token_ids(self, n_idx: int) -> list[int]:
         ids: list[int] = self.name_tok[self.name_tok_off[n_idx]:self.name_tok_off[n_idx + 1]].tolist()
         return ids
+
+    def _name_keys(self, names: list[int]) -> list[tuple[tuple[int, ...], str]]:
+        """Token ids and space-joined tokens (the prefilter's key) of candidate names.
+
+        Cached (bounded like the token cache): travellers with a common surname reach the same
+        listed names again and again. Tuples and strings, so a caller cannot alter the cache."""
+        cache = self._name_cache
+        out = []
+        for n in names:
+            found = cache.get(n)
+            if found is None:
+                if len(cache) >= _NAME_CACHE_SIZE:
+                    cache.clear()
+                ids = tuple(self.name_token_ids(n))
+                found = cache[n] = (ids, " ".join([self.vocab_list[t] for t in ids]))
+            out.append(found)
+        return out
 
     def names_of(self, e_idx: int) -> range:
         """Name ids of one entry (names of an entry are stored together)."""
@@ -469,23 +494,52 @@ class WatchlistIndex:
     def phonetic(self, token: str) -> str:
         return jellyfish.metaphone(token)
 
+    def _joined_idf(self, count: int) -> float:
+        return math.log(1.0 + max(1, len(self.name_entry)) / count)
+
     def _token(self, token: str) -> _QueryToken:
         cached = self._token_cache.get(token)
         if cached is None:
             if len(self._token_cache) >= _CACHE_SIZE:
                 self._token_cache.clear()
-            phon = _phon_key(token)
-            cached = self._token_cache[token] = _QueryToken(tuple(self._variants(token, phon)), phon,
-                                                            self.weight(token), self.joined.count(_h(token)))
+            cached = self._token_cache[token] = self._query_token(token)
         return cached
 
-    def _joined_count(self, text: str) -> int:
-        """How many listed names hold `text` as two joined neighbours (cached with the tokens)."""
+    def _query_token(self, token: str) -> _QueryToken:
+        """Everything `candidates` needs from one token alone, so a repeated token costs a dict lookup."""
+        phon = _phon_key(token)
+        variants = self._variants(token, phon)
+        joined_df = self.joined.count(_h(token))  # listed names holding the token as two joined neighbours
+        idf, df, common_df = self.idf, self.df, self.common_df
+        weights = [float(idf[tid]) for tid, _ in variants] + ([self._joined_idf(joined_df)] if joined_df else [])
+        singles: list[_Probe] = []
+        commons: list[tuple[int, float]] = []
+        for tid, sim in variants:
+            if df[tid] > common_df:
+                commons.append((tid, sim))
+            else:
+                singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
+        if 0 < joined_df <= common_df:  # the traveller joined what the list writes apart
+            singles.append((joined_df, self._joined_idf(joined_df), 1, _h(token)))
+        return _QueryToken(phon, self.weight(token), max(weights, default=self.max_idf), tuple(singles),
+                           tuple(commons))
+
+    def _joined_probes(self, left: str, right: str) -> tuple[_Probe, ...]:
+        """Postings of two neighbouring query tokens written as one (cached with the tokens)."""
+        text = left + right
         key = "\x00" + text
         cached = self._token_cache.get(key)
         if cached is None:
-            cached = self._token_cache[key] = _QueryToken((), 0, 0.0, self.joined.count(_h(text)))
-        return cached.joined_df
+            probes: list[_Probe] = []
+            df, common_df = self.df, self.common_df
+            joined_tid = self.vocab.get(text)  # the list joins what the traveller writes apart
+            if joined_tid is not None and df[joined_tid] <= common_df:
+                probes.append((int(df[joined_tid]), float(self.idf[joined_tid]), 0, joined_tid))
+            count = self.joined.count(_h(text))
+            if 0 < count <= common_df:
+                probes.append((count, self._joined_idf(count), 1, _h(text)))
+            cached = self._token_cache[key] = _QueryToken(0, 0.0, 0.0, tuple(probes), ())
+        return cached.singles
 
     def _variants(self, token: str, phon: int | None = None) -> list[tuple[int, float]]:
         """Vocabulary ids close to a query token (exact, one edit apart, or same Metaphone), best first."""
@@ -525,34 +579,15 @@ class WatchlistIndex:
         query's total IDF weight: sharing only MOHAMMED with a traveller is not a reason to look.
         """
         infos = [self._token(t) for t in tokens]
-        idf, df, common_df, n_names = self.idf, self.df, self.common_df, max(1, len(self.name_entry))
-
-        def joined_idf(count: int) -> float:
-            return math.log(1.0 + n_names / count)
-
-        query_weight = sum(max([float(idf[tid]) for tid, _ in info.variants]
-                               + ([joined_idf(info.joined_df)] if info.joined_df else []), default=self.max_idf)
-                           for info in infos) or 1.0
-        # Probes: (posting length, weight, table, key); table 0 = token postings, 1 = joined forms.
-        singles: list[tuple[int, float, int, int]] = []
-        common_by_pos: list[list[tuple[int, float]]] = []
-        for info, token in zip(infos, tokens, strict=True):
-            commons = []
-            for tid, sim in info.variants:
-                if df[tid] > common_df:
-                    commons.append((tid, sim))
-                else:
-                    singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
-            if 0 < info.joined_df <= common_df:  # the traveller joined what the list writes apart
-                singles.append((info.joined_df, joined_idf(info.joined_df), 1, _h(token)))
-            common_by_pos.append(commons)
-        for left, right in pairwise(tokens):  # the list joins what the traveller writes apart
-            joined_tid = self.vocab.get(left + right)
-            if joined_tid is not None and df[joined_tid] <= common_df:
-                singles.append((int(df[joined_tid]), float(idf[joined_tid]), 0, joined_tid))
-            count = self._joined_count(left + right)
-            if 0 < count <= common_df:
-                singles.append((count, joined_idf(count), 1, _h(left + right)))
+        idf, common_df = self.idf, self.common_df
+        query_weight = sum(info.best for info in infos) or 1.0
+        singles: list[_Probe] = []
+        common_by_pos: list[tuple[tuple[int, float], ...]] = []
+        for info in infos:
+            singles += info.singles
+            common_by_pos.append(info.commons)
+        for left, right in pairwise(tokens):
+            singles += self._joined_probes(left, right)
         pair_probes: list[int] = []
         pair_weights: list[float] = []
         for i, j in combinations(range(len(tokens)), 2):
@@ -566,8 +601,8 @@ class WatchlistIndex:
         # than the coverage a name needs cannot make a candidate on their own, so they are not
         # read; they only add their weight to candidates found elsewhere (binary search).
         budget = min_coverage * query_weight
-        skipped: list[tuple[int, float, int, int]] = []
-        read: list[tuple[int, float, int, int]] = []
+        skipped: list[_Probe] = []
+        read: list[_Probe] = []
         spent = 0.0
         for probe in sorted(singles, reverse=True):
             if probe[0] >= _SKIP_MIN_DF and spent + probe[1] < budget:
@@ -624,10 +659,14 @@ class WatchlistIndex:
             return self.singles.values[offsets[key]:offsets[key + 1]]
         return self.joined.get(key)
 
-    def _rank_small(self, read: list[tuple[int, float, int, int]], skipped: list[tuple[int, float, int, int]],
+    def _rank_small(self, read: list[_Probe], skipped: list[_Probe],
                     pair_probes: list[int], pair_weights: list[float], budget: float, spent: float) -> list[int]:
         """`candidates` for the usual query whose postings are short: plain Python beats numpy's per-call cost."""
         totals: dict[int, float] = {}
+        if read and read[0][2] == 0:  # the longest posting, first: token postings hold a name once, so 0.0 + w
+            _, w, _, key = read[0]
+            totals = dict.fromkeys(self._posting(0, key).tolist(), w)
+            read = read[1:]
         get = totals.get
         for _, w, table_id, key in read:
             for n in self._posting(table_id, key).tolist():
@@ -650,7 +689,7 @@ class WatchlistIndex:
         return ranked[: self.max_candidates]
 
     def name_scores(self, tokens: tuple[str, ...], names: Sequence[int], floor: float = 0.0,
-                    token_ids: Sequence[list[int]] | None = None) -> list[float]:
+                    token_ids: Sequence[Sequence[int]] | None = None) -> list[float]:
         """`scoring.name_similarity` of the query against many listed names, vectorised.
 
         One `cdist` call compares every query token with every distinct candidate token; Metaphone
@@ -709,7 +748,7 @@ class WatchlistIndex:
             out.append(aligned)
         return out
 
-    def _hopeless(self, sims: FloatArray, per_name: list[list[int]], col: dict[int, int], q_w: FloatArray,
+    def _hopeless(self, sims: FloatArray, per_name: Sequence[Sequence[int]], col: dict[int, int], q_w: FloatArray,
                   q_total: float, floor: float) -> list[bool]:
         """Names whose alignment cannot reach `floor`, for all candidates in a few numpy calls.
 
@@ -741,10 +780,10 @@ class WatchlistIndex:
         best: dict[int, tuple[float, int]] = {}
         if traveller.tokens:
             cands = self.candidates(traveller.tokens)
-            ids = [self.name_token_ids(i) for i in cands]
+            known = self._name_keys(cands)
+            ids = [k[0] for k in known]
             if len(cands) > 4:  # one C call to drop the hopeless before the careful comparison
-                vocab = self.vocab_list
-                keys = [" ".join([vocab[t] for t in n]) for n in ids]
+                keys = [k[1] for k in known]
                 kept = process.extract(" ".join(traveller.tokens), keys, scorer=fuzz.token_sort_ratio,
                                        processor=None, score_cutoff=PREFILTER_RATIO, limit=None)
                 cands = [cands[i] for _, _, i in kept]
@@ -798,8 +837,9 @@ def _hit(traveller_id: str, entry: WatchlistEntry, score: float, threshold: floa
 def prepare_traveller(query: ScreeningQuery) -> PreparedTraveller:
     """Normalise a traveller once; the result can be screened against any number of indexes."""
     doc, doc_ocr = prepare_document(query.document_number)
+    name = query.display_name
     return PreparedTraveller(
-        traveller_id=query.id, tokens=name_tokens(query.display_name) if query.display_name else (),
+        traveller_id=query.id, tokens=name_tokens(name) if name else (),
         dob=prepare_dob(query.date_of_birth), nationality=prepare_country(query.nationality),
         gender=prepare_gender(query.gender), document=doc, document_ocr=doc_ocr,
         document_country=prepare_country(query.document_country))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from anyascii import anyascii
 from pypinyin import lazy_pinyin
@@ -38,6 +39,9 @@ PARTICLES = frozenset({
 # MRZ and data-entry placeholders for a missing name part.
 PLACEHOLDERS = frozenset({"FNU", "LNU", "XXX", "NFN", "NLN", "UNKNOWN", "NONE"})
 STOP_TOKENS = TITLES | PARTICLES | PLACEHOLDERS
+# Distinct names remembered by `name_tokens`: travellers repeat names all day (Zipf), and an entry
+# costs a few hundred bytes, so the cache stays around 20 MB however long the service runs.
+NAME_CACHE_SIZE = 1 << 16
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]+")
@@ -65,10 +69,13 @@ def to_ascii(text: str) -> str:
     return anyascii(text)
 
 
+@lru_cache(maxsize=NAME_CACHE_SIZE)
 def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]:
     """Upper-case ASCII tokens of a name, without titles, particles, placeholders or initials.
 
     Falls back to keeping them when nothing else is left, so "AL" alone still means something.
+    Memoised (bounded LRU): the same names come back for every manifest, and transliteration and
+    the honorific regex cost tens of microseconds. The result is a tuple, so callers cannot alter it.
     """
     text = remove_person_prefixes(text.replace("<", " "))
     ascii_text = _APOSTROPHES.sub("", to_ascii(text)).upper()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jellyfish
 from rapidfuzz.distance import Indel
@@ -113,15 +114,23 @@ class PreparedTraveller:
     document_country: str | None
 
 
+@lru_cache(maxsize=256)
 def prepare_gender(value: str | None) -> str | None:
+    """"M", "F" or None; memoised because a handful of spellings make up all traffic."""
     v = (value or "").strip().upper()[:1]
     return v if v in {"M", "F"} else None
 
 
+@lru_cache(maxsize=1 << 14)
 def prepare_document(number: str | None) -> tuple[str | None, str | None]:
-    if not number or not document_key(number):
+    """Exact and OCR-folded keys of a document number (None, None when there is none).
+
+    Memoised, but smaller than the name cache: a number recurs only when the same traveller is
+    screened again (manifest updates, one query per document), not across travellers."""
+    key = document_key(number) if number else ""
+    if not key:
         return None, None
-    return document_key(number), ocr_key(number)
+    return key, key.translate(_OCR_FOLD)
 
 
 def prepare_country(value: str | None) -> str | None:

@@ -16,6 +16,7 @@ import builtins
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from types import MappingProxyType
 
 from watchlists.index import WatchlistIndex, prepare_traveller
@@ -32,6 +33,11 @@ class Thresholds:
 
     default: float = DEFAULT_THRESHOLD
     per_list: MappingProxyType[tuple[str, str], float] = field(default_factory=lambda: MappingProxyType({}))
+
+    @cached_property
+    def floor(self) -> float:
+        """The lowest threshold of all: what an index must score to at all (worked out once, not per query)."""
+        return min([self.default, *self.per_list.values()])
 
     def for_entry(self, list_name: str, category: str) -> float:
         for key in ((list_name, category), (list_name, "*"), ("*", category)):
@@ -157,7 +163,7 @@ class Screener:
     def screen_detailed(self, query: ScreeningQuery | PreparedTraveller, *, limit: int = 10) -> ScreeningOutcome:
         traveller = query if isinstance(query, PreparedTraveller) else prepare_traveller(query)
         fingerprint = traveller_fingerprint(traveller) if self._clearances else ""
-        floor = min([self.thresholds.default, *self.thresholds.per_list.values()])
+        floor = self.thresholds.floor
         hits: list[Hit] = []
         suppressed: list[SuppressedHit] = []
         for snapshot in self._lists.values():

@@ -18,6 +18,7 @@ from watchlists import (
     WatchlistEntry,
     WatchlistIndex,
 )
+from watchlists.index import prepare_traveller
 from watchlists.normalise import name_tokens, script_of
 from watchlists.synthetic import synthetic_entries, synthetic_travellers
 
@@ -93,6 +94,22 @@ def test_explanation_lists_every_feature(screener: Screener) -> None:
     assert hit.score == pytest.approx(min(1.0, sum(f.contribution for f in hit.explanation)), abs=1e-3)
     text = hit.explain()
     assert "date_of_birth: day_month_swap" in text and "TEST:E1" in text
+
+
+def test_screening_a_traveller_again_gives_the_same_hits(screener: Screener) -> None:
+    """Normalisations are memoised: what one caller gets back must not change what the next one gets."""
+    query = ScreeningQuery(id="t", surname="AL-ZINDANI", given_names="Abdul Rahman", date_of_birth="1966-03-12",
+                           nationality="Yemen", gender="M", document_number="A0128S5B", document_country="YEM")
+    first = screener.screen(query)
+    assert [h.entry_id for h in first] == ["E1"]
+    traveller = prepare_traveller(query)
+    assert isinstance(traveller.tokens, tuple)
+    assert traveller.dob is not None
+    with pytest.raises(ValueError):
+        traveller.dob.year = 1900  # shared by every traveller born that day: frozen
+    assert screener.screen(query) == first
+    assert screener.screen(query.model_copy(update={"id": "u"})) == [h.model_copy(update={"traveller_id": "u"})
+                                                                      for h in first]
 
 
 def test_date_of_birth_mismatch_lowers_score(screener: Screener) -> None:
