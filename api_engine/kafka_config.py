@@ -57,4 +57,5 @@ def consumer_kwargs(settings: Settings, bootstrap_servers: str, group_id: str | 
         "auto_offset_reset": "earliest",
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
         "fetch_max_bytes": 16 * 1024 * 1024,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
     }

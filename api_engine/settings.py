@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_group_id: str = "api-engine"
     kafka_partitions: int = 6
+    # How long a fetch may wait at the broker for new records. Tansu answers a waiting fetch only when
+    # this runs out (a produce does not wake it), so it bounds the delay per hop; on Kafka a short wait
+    # only costs a few more idle fetch requests.
+    kafka_fetch_max_wait_ms: int = 50
     embedded_broker_port: int = 0  # 0: pick a free loopback port
     topics: Topics = Field(default_factory=Topics)
 

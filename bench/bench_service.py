@@ -152,6 +152,7 @@ class Follower:
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None,
                                          auto_offset_reset="earliest", fetch_max_bytes=64 * 1024 * 1024,
+                                         fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
                                          max_partition_fetch_bytes=16 * 1024 * 1024)
         await self.consumer.start()
         topics = [self.settings.topics.manifests, self.settings.topics.alerts]
@@ -253,6 +254,8 @@ async def main() -> int:
     ap.add_argument("--load", type=float, default=0.5, help="latency run: fraction of the measured rate")
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--latency-only", type=float, metavar="TRAVELLERS_PER_S",
+                    help="skip the throughput runs; measure latency at this offered rate with the largest worker count")
     args = ap.parse_args()
     worker_counts = [int(w) for w in args.workers.split(",")]
 
@@ -263,21 +266,23 @@ async def main() -> int:
         n_trav = sum(m.travellers for m in messages)
         print(f"data: {len(messages)} flights, {n_trav} travellers, "
               f"{sum(len(m.raw) for m in messages) / len(messages) / 1024:.0f} KiB per interchange")
-        base = await baseline(messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)]))
+        base = float("nan") if args.latency_only is not None else await baseline(
+            messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)]))
         print(f"{'baseline: Processor.process_batch in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
         async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
             rates: dict[int, float] = {}
-            for w in worker_counts:
+            for w in worker_counts if args.latency_only is None else []:
                 rates[w] = await throughput(broker.bootstrap_servers, messages, w, watchlist, work)
                 print(f"{f'service over Kafka, {w} worker(s), sustained':58} {rates[w]:9.0f} travellers/s"
                       f"   {rates[w] / base:.2f}")
             top = max(worker_counts)
-            target = rates[top] * args.load
+            target = rates[top] * args.load if args.latency_only is None else args.latency_only
             more, _ = build_data(max(args.flights, int(target * args.latency_seconds / 150) + 10), args.seed + 1,
                                  work / "lat", names_seed=args.seed)
             to_alert, to_manifest, offered = await latency(broker.bootstrap_servers, more, top, watchlist, work,
                                                            target, args.latency_seconds)
-        print(f"latency at {offered:.0f} travellers/s offered ({args.load:.0%} of {top}-worker rate), {top} worker(s):")
+        share = f"{args.load:.0%} of {top}-worker rate" if args.latency_only is None else "as asked"
+        print(f"latency at {offered:.0f} travellers/s offered ({share}), {top} worker(s):")
         print(f"  produce→alert    p50 {pct(to_alert, 50):7.0f} ms   p99 {pct(to_alert, 99):7.0f} ms   "
               f"({len(to_alert)} alerts)")
         print(f"  produce→manifest p50 {pct(to_manifest, 50):7.0f} ms   p99 {pct(to_manifest, 99):7.0f} ms   "

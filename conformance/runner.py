@@ -179,7 +179,9 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
         sent.append(s)
         payloads.append((s, data))
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    # A short fetch wait: some brokers (Tansu) answer a waiting fetch only when the wait runs out.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                fetch_max_wait_ms=50)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks="all",
                                 max_request_size=8 * 1024 * 1024)
     await consumer.start()

@@ -141,7 +141,8 @@ class KafkaIO:
         """Every record on the output topics, by kind, read from the start until `until` holds."""
         topics = {getattr(self.settings.topics, k): k for k in kinds}
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", fetch_max_bytes=32 * 1024 * 1024)
+                                    auto_offset_reset="earliest", fetch_max_bytes=32 * 1024 * 1024,
+                                    fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms)
         await consumer.start()
         out: dict[str, list[Record]] = {k: [] for k in kinds}
         try:
