@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord  # type: ignore[import-untyped]
 from aiokafka.errors import CommitFailedError, KafkaError  # type: ignore[import-untyped]
@@ -42,6 +42,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from .kafka_config import consumer_kwargs, producer_kwargs
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .processing import Processor
 
 log = logging.getLogger("api_engine.pipeline")
 
@@ -82,16 +85,29 @@ class ProcessorLike(Protocol):
     async def close(self) -> None: ...
 
 
-async def open_processor(settings: Settings) -> ProcessorLike:
+async def open_processor(settings: Settings) -> Processor:
     """The processing core (imported late: it owns the store and the heavy imports)."""
     from .processing import Processor
 
     # One thread for the CPU-bound half: the GIL still serialises it, but the event loop gets a turn
     # every few milliseconds (heartbeats, fetches, /healthz) instead of waiting out a whole manifest.
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-engine-cpu")
-    processor: ProcessorLike = await Processor.open(settings, executor=executor)
+    processor = await Processor.open(settings, executor=executor)
+    warm_up(processor)
     tune_gc()
     return processor
+
+
+def warm_up(processor: Processor) -> None:
+    """Read and screen one generated flight (no store) so that reference data loaded on first use
+    (airports and time zones, countries, name tables) is in memory before the first carrier message
+    waits for it, and is frozen with the rest by `tune_gc`."""
+    from conformance.generator import generate_flights, to_bytes
+
+    from .processing import prepare
+
+    [[manifest]] = generate_flights(1, seed=1, travellers_per_flight=(3, 3))
+    prepare(to_bytes(manifest), processor.profile, processor.screener, control_ref="WARMUP")
 
 
 GC_GEN0_THRESHOLD = 50_000

@@ -84,13 +84,34 @@ def build_data(n_flights: int, seed: int, directory: Path, names_seed: int | Non
     return messages, watchlist
 
 
-def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path) -> Settings:
+POSTGRES: str | None = None  # --postgres: admin URL of a server where the bench may create databases
+
+
+async def fresh_database() -> str | None:
+    """A new, empty PostgreSQL database per run (None: SQLite under the run's data dir)."""
+    if POSTGRES is None:
+        return None
+    import asyncpg  # type: ignore[import-untyped]
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(POSTGRES).set(drivername="postgresql+asyncpg", database=name).render_as_string(
+        hide_password=False)
+
+
+async def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path) -> Settings:
     tag = uuid.uuid4().hex[:8]
     topics = Topics(inbound=f"b{tag}.in", acks=f"b{tag}.acks", alerts=f"b{tag}.alerts",
                     manifests=f"b{tag}.manifests", dlq=f"b{tag}.dlq")
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(kafka_bootstrap_servers=bootstrap, kafka_group_id=f"bench-{tag}", topics=topics,
-                    data_dir=data_dir, watchlists=[str(watchlist)], kafka_partitions=6, http_port=0)
+                    data_dir=data_dir, watchlists=[str(watchlist)], kafka_partitions=6, http_port=0,
+                    database_url=await fresh_database())
 
 
 async def baseline(messages: list[Message], settings: Settings) -> float:
@@ -112,6 +133,7 @@ def start_service(settings: Settings, workers: int, log: Path) -> subprocess.Pop
     env = {**os.environ, "API_ENGINE_TOPICS__INBOUND": t.inbound, "API_ENGINE_TOPICS__ACKS": t.acks,
            "API_ENGINE_TOPICS__ALERTS": t.alerts, "API_ENGINE_TOPICS__MANIFESTS": t.manifests,
            "API_ENGINE_TOPICS__DLQ": t.dlq, "API_ENGINE_DATA_DIR": str(settings.data_dir),
+           "API_ENGINE_DATABASE_URL": settings.effective_database_url,
            "API_ENGINE_WATCHLISTS": ",".join(settings.watchlists)}
     cmd = [sys.executable, "-m", "api_engine.cli", "serve", "--workers", str(workers), "--bootstrap-servers",
            settings.kafka_bootstrap_servers or "", "--group-id", settings.kafka_group_id, "--http-port", "0"]
@@ -207,7 +229,7 @@ def pct(values: list[float], q: int) -> float:
 
 
 async def throughput(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path) -> float:
-    settings = fresh_settings(bootstrap, work / f"store-w{workers}", watchlist)
+    settings = await fresh_settings(bootstrap, work / f"store-w{workers}", watchlist)
     await ensure_topics(settings, bootstrap)
     await produce(settings, messages)
     follower = Follower(settings)
@@ -225,7 +247,7 @@ async def throughput(bootstrap: str, messages: list[Message], workers: int, watc
 
 async def latency(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path,
                   travellers_per_s: float, seconds: float) -> tuple[list[float], list[float], float]:
-    settings = fresh_settings(bootstrap, work / "store-latency", watchlist)
+    settings = await fresh_settings(bootstrap, work / "store-latency", watchlist)
     await ensure_topics(settings, bootstrap)
     follower = Follower(settings)
     await follower.start()
@@ -256,10 +278,16 @@ async def main() -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--latency-only", type=float, metavar="TRAVELLERS_PER_S",
                     help="skip the throughput runs; measure latency at this offered rate with the largest worker count")
+    ap.add_argument("--postgres", metavar="URL",
+                    help="store in PostgreSQL: a fresh database per run on this server "
+                         "(e.g. postgresql://postgres@127.0.0.1:5432/postgres); default SQLite")
     args = ap.parse_args()
+    global POSTGRES
+    POSTGRES = args.postgres
     worker_counts = [int(w) for w in args.workers.split(",")]
 
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; store: "
+          f"{'PostgreSQL (a fresh database per run)' if POSTGRES else 'SQLite (a fresh file per run)'}")
     with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
         work = Path(tmp)
         messages, watchlist = build_data(args.flights, args.seed, work)
@@ -267,7 +295,8 @@ async def main() -> int:
         print(f"data: {len(messages)} flights, {n_trav} travellers, "
               f"{sum(len(m.raw) for m in messages) / len(messages) / 1024:.0f} KiB per interchange")
         base = float("nan") if args.latency_only is not None else await baseline(
-            messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)]))
+            messages, Settings(data_dir=work / "store-baseline", watchlists=[str(watchlist)],
+                               database_url=await fresh_database()))
         print(f"{'baseline: Processor.process_batch in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
         async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
             rates: dict[int, float] = {}
