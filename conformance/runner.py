@@ -196,6 +196,11 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
         consumer.assign(tps)
         for tp, offset in (await consumer.end_offsets(tps)).items():
             consumer.seek(tp, offset)
+        # Some brokers (Tansu) answer end offsets that point into the last record batch rather than
+        # past it: read what is already there before sending, so no earlier run's event is judged.
+        quiet = 0
+        while quiet < 2:
+            quiet = 0 if any((await consumer.getmany(timeout_ms=200)).values()) else quiet + 1
         started = time.monotonic()
         for s, data in payloads:
             s.started = time.monotonic()
