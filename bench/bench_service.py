@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import gc
 import json
 import os
 import random
@@ -222,6 +223,24 @@ def stop_service(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+async def wait_group_settled(log: Path, workers: int, partitions: int, timeout_s: float) -> None:
+    """Until the service log shows every worker's latest assignment, together covering each partition once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        latest: dict[str, list[str]] = {}
+        text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        for line in text.splitlines():
+            if "event=partitions_assigned" in line:
+                fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+                latest[fields.get("worker", "?")] = [p for p in fields.get("partitions", "").split(",") if p]
+        held = sorted(int(p) for ps in latest.values() for p in ps)
+        if len(latest) >= workers and held == list(range(partitions)):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"consumer group not settled after {timeout_s:.0f} s: {latest}")
+        await asyncio.sleep(0.2)
+
+
 def pct(values: list[float], q: int) -> float:
     if not values:
         return float("nan")
@@ -253,7 +272,10 @@ async def latency(bootstrap: str, messages: list[Message], workers: int, watchli
     await follower.start()
     service = start_service(settings, workers, work / "service-latency.log")
     try:
-        await produce(settings, messages[:1])  # warm-up: wait until the group has joined
+        # Steady state: every worker holds its share of the partitions (a member joining later would
+        # make the group rebalance in the middle of the measurement), then one flight as a warm-up.
+        await wait_group_settled(work / "service-latency.log", workers, settings.kafka_partitions, timeout_s=90)
+        await produce(settings, messages[:1])
         await follower.wait_manifests(1, timeout_s=60)
         mean = statistics.fmean(m.travellers for m in messages)
         rate = travellers_per_s / mean
@@ -308,6 +330,8 @@ async def main() -> int:
             target = rates[top] * args.load if args.latency_only is None else args.latency_only
             more, _ = build_data(max(args.flights, int(target * args.latency_seconds / 150) + 10), args.seed + 1,
                                  work / "lat", names_seed=args.seed)
+            gc.collect()  # this process's own collections must not pause the reader whose clock we read
+            gc.freeze()
             to_alert, to_manifest, offered = await latency(broker.bootstrap_servers, more, top, watchlist, work,
                                                            target, args.latency_seconds)
         share = f"{args.load:.0%} of {top}-worker rate" if args.latency_only is None else "as asked"
