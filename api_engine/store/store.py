@@ -9,10 +9,14 @@ register, outputs) commits or rolls back together.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +63,11 @@ class AssemblyState:
     manifest_id: int | None
 
 
+def _release_when_taken(fd: int, acquiring: asyncio.Future[None]) -> None:
+    if not acquiring.cancelled() and acquiring.exception() is None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Foreign keys (for ON DELETE CASCADE) and a busy timeout instead of instant 'locked' errors."""
     cursor = dbapi_connection.cursor()
@@ -72,8 +81,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class Store:
     """Access to the database behind one URL (sqlite+aiosqlite:// or postgresql+asyncpg://)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, write_lock: Path | None = None) -> None:
         self.engine = engine
+        # SQLite file: writers of all processes take turns through a lock file (see `transaction`).
+        self._lock_fd = os.open(write_lock, os.O_RDWR | os.O_CREAT, 0o600) if write_lock is not None else None
+        self._local_writer = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, *, run_migrations: bool = True) -> Store:
@@ -86,9 +98,12 @@ class Store:
         else:
             kwargs.update(pool_size=5, max_overflow=5, pool_recycle=1800)
         engine = create_async_engine(url, **kwargs)
+        write_lock = None
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        store = cls(engine)
+            if parsed.database and parsed.database != ":memory:":
+                write_lock = Path(f"{parsed.database}.writer-lock")
+        store = cls(engine, write_lock)
         if run_migrations:
             try:
                 await migrate.upgrade(engine)
@@ -99,11 +114,35 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        """One read-write transaction; on a SQLite file, one writer at a time across processes.
+
+        SQLite lets one writer in and makes the others poll with growing sleeps (up to 100 ms each)
+        until the lock is free; with several workers on one file that idled whole cores. A kernel
+        file lock wakes the next writer the moment the previous one commits.
+        """
+        if self._lock_fd is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        fd = self._lock_fd
+        async with self._local_writer:  # tasks of this process queue here (flock would let them all in)
+            acquiring = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+            try:
+                await asyncio.shield(acquiring)
+            except asyncio.CancelledError:  # the thread still takes the lock: give it back when it does
+                acquiring.add_done_callback(partial(_release_when_taken, fd))
+                raise
+            try:
+                async with self.engine.begin() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     # ---- replay and duplicates ------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ without a migration fails here.
 
 from __future__ import annotations
 
+import asyncio
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, inspect, select
@@ -57,3 +59,34 @@ async def test_raw_bytes_can_be_deleted_without_losing_the_interchange_record(da
         assert await store.count("raw_messages") == 0
     finally:
         await store.close()
+
+
+async def test_writers_of_two_stores_on_one_file_take_turns(database_url: str) -> None:
+    """Two workers (two stores) writing to one database: both transactions commit, neither fails with
+    'database is locked'; on a SQLite file the second writer waits for the first to commit (PostgreSQL
+    lets writers of different rows through together)."""
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    order: list[str] = []
+    held = asyncio.Event()
+
+    async def write(store: Store, name: str, hold_s: float) -> None:
+        async with store.transaction() as conn:
+            order.append(f"{name} in")
+            await Store.add_interchange(conn, b"UNA:+.? '", record_id=name * 64, source="test", sender=name,
+                                        interchange_ref=name, content_hash=name * 64, status="processed",
+                                        lane="border")
+            held.set()
+            await asyncio.sleep(hold_s)
+            order.append(f"{name} out")
+
+    try:
+        a = asyncio.create_task(write(first, "a", 0.5))
+        await held.wait()
+        await write(second, "b", 0.0)
+        await a
+        assert await first.count("interchanges") == 2
+    finally:
+        await first.close()
+        await second.close()
+    if database_url.startswith("sqlite"):
+        assert order == ["a in", "a out", "b in", "b out"]
