@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,10 @@ class OneNameScreener:
         return [Hit(str(i)) for i, t in enumerate(manifest.travellers) if t.surname == HIT_SURNAME]
 
 
+_PSEUDONYM = re.compile(r"#[A-Z2-7]{1,52}")
+_CIPHERTEXT = re.compile(r"enc1:[A-Za-z0-9_-]+:[A-Za-z0-9_-]+")
+
+
 def identifying_values(*messages: bytes, surname: str | None = None, exclude: str | None = None) -> set[str]:
     """Names, birth dates, document numbers and references of the travellers in the messages."""
     out: set[str] = set()
@@ -87,8 +92,13 @@ async def leftovers(store: Store, ring: Keyring | None, values: set[str], *,
                     name = f"{table.name}.{col.name}"
                     if isinstance(value, str):
                         text = (ring.decrypt_text(value, name) if ring else value) or ""
+                    elif ring is None and bytes(value).startswith(b"ENC1"):
+                        continue  # ciphertext: random bytes, not a stored original
                     else:
                         text = (ring.decrypt_bytes(bytes(value), name) if ring else bytes(value)).decode("latin-1")
+                    # Random text may spell a short name by chance: a pseudonym ("#" + base32 of an HMAC)
+                    # or, read without the key, a ciphertext. Neither is an original value.
+                    text = _CIPHERTEXT.sub("enc1", _PSEUDONYM.sub("#", text))
                     found.extend(f"{name}: {v}" for v in values if v in text)
     return found
 
