@@ -86,6 +86,20 @@ def build_data(n_flights: int, seed: int, directory: Path, names_seed: int | Non
 
 
 POSTGRES: str | None = None  # --postgres: admin URL of a server where the bench may create databases
+CREATED: list[str] = []  # databases this run created, dropped at the end
+
+
+async def drop_databases() -> None:
+    if POSTGRES is None or not CREATED:
+        return
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(POSTGRES)
+    try:
+        for name in CREATED:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def fresh_database() -> str | None:
@@ -101,6 +115,7 @@ async def fresh_database() -> str | None:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    CREATED.append(name)
     return make_url(POSTGRES).set(drivername="postgresql+asyncpg", database=name).render_as_string(
         hide_password=False)
 
@@ -347,6 +362,7 @@ async def main() -> int:
         print(f"goal ≥ 10,000 travellers/s with 2 workers: {'met' if goal >= 10_000 else 'NOT met'} ({goal:.0f})")
         p99 = pct(to_alert, 99)
         print(f"goal p99 produce→alert < 500 ms at half load: {'met' if p99 < 500 else 'NOT met'} ({p99:.0f} ms)")
+    await drop_databases()
     return 0
 
 
