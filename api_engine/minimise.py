@@ -1,15 +1,15 @@
 """Minimisation before anything leaves: each outgoing topic's consumer gets only the fields it declares.
 
 Strategy: the declaration is data (api_engine/policies/minimisation.toml), one list of field paths per
-consumer; `minimise(kind, event)` rebuilds the event's JSON from the declared paths only, so a field
-added to an event model later does not leave until someone declares it (with a reason next to it).
-Kinds without a declaration (acks, dead letters) go to operators and carriers and pass unchanged.
-The processor applies this before it stores and produces an event, so replays carry the same.
+consumer; `minimise(kind, event)` keeps the declared paths of an event dict and `minimise_model(kind,
+model)` serialises only those paths, so a field added to an event model later does not leave until
+someone declares it (with a reason next to it). Kinds without a declaration (acks, dead letters) go
+to operators and carriers and pass unchanged. The processor applies `minimise_model` before it stores
+and produces an event, so replays carry the same.
 """
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["Consumer", "consumers", "minimise", "minimise_json", "minimise_model"]
+__all__ = ["Consumer", "consumers", "minimise", "minimise_model"]
 
 
 @dataclass(frozen=True)
@@ -75,13 +75,6 @@ def minimise(kind: str, event: dict[str, Any]) -> dict[str, Any]:
         return event
     kept: dict[str, Any] = _keep(event, tree)
     return kept
-
-
-def minimise_json(kind: str, value: bytes) -> bytes:
-    """`minimise` for an event already serialised as JSON."""
-    if _compiled(kind) is None:
-        return value
-    return json.dumps(minimise(kind, json.loads(value)), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _include(paths: tuple[str, ...]) -> dict[str, Any]:

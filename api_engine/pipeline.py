@@ -114,7 +114,7 @@ GC_GEN0_THRESHOLD = 50_000
 
 
 def tune_gc() -> None:
-    """Fewer, cheaper garbage collections for a long-running worker (measured: ~15 % more travellers/s).
+    """Fewer, cheaper garbage collections for a long-running worker.
 
     Reading a manifest allocates hundreds of thousands of short-lived objects, which with the default
     gen-0 threshold (700) triggers collections that keep rescanning everything loaded at start-up

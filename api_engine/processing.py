@@ -178,7 +178,6 @@ class Screened:
     traveller_json: list[str]  # each traveller as stored (encrypted) and hashed into the digest
     multipart: bool = False
     # Built off the event loop before the transaction opens (see Processor._seal_screened):
-    uid: str | None = None
     rows: list[dict[str, Any]] | None = None  # traveller rows, identifying columns encrypted, no manifest_id yet
     views: list[dict[str, Any]] | None = None  # TravellerView fields, validated once inside the ManifestEvent
 
@@ -500,7 +499,7 @@ class Processor:
             rows.append(row)
             views.append({"traveller_ref": f"{uid}:{i}", "role": t.role, "hit": i in counts,
                           "hit_count": counts.get(i, 0), **_identity(t)})
-        s.uid, s.rows, s.views = uid, rows, views
+        s.rows, s.views = rows, views
 
     async def _refresh_allowlist(self) -> None:
         """Clearances officers recorded in the console stop repeat alerts here (looked up every few seconds)."""
@@ -676,10 +675,10 @@ class Processor:
                               iref: InterchangeRef) -> tuple[ManifestEvent, list[AlertEvent]]:
         m = s.manifest
         kh = _key_hash(s.key)
-        if s.rows is None or s.views is None or s.uid is None:  # assembled here (multi-part): seal now
+        if s.rows is None or s.views is None:  # assembled here (multi-part): seal now
             self._seal_screened(rid, s)
-        assert s.rows is not None and s.views is not None and s.uid is not None
-        uid = s.uid
+        assert s.rows is not None and s.views is not None
+        uid = _manifest_uid(rid, s.key)
         roles = [t.role for t in m.travellers]
         pax = sum(1 for r in roles if r in PASSENGER_ROLES)
         crew = sum(1 for r in roles if r in CREW_ROLES)

@@ -149,15 +149,7 @@ class Store:
     @staticmethod
     async def stored_outputs(conn: AsyncConnection, record_id: str) -> list[StoredOutput] | None:
         """The outputs of a record already processed, in their original order; None if new."""
-        seen = await conn.scalar(select(processed_records.c.record_id)
-                                 .where(processed_records.c.record_id == record_id))
-        if seen is None:
-            return None
-        rows = await conn.execute(
-            select(output_events.c.kind, output_events.c.key, output_events.c.value, output_events.c.event_id)
-            .where(output_events.c.record_id == record_id).order_by(output_events.c.position))
-        return [StoredOutput(kind=r.kind, key=bytes(r.key), value=bytes(r.value), event_id=r.event_id)
-                for r in rows]
+        return (await Store.stored_outputs_many(conn, [record_id])).get(record_id)
 
     @staticmethod
     async def stored_outputs_many(conn: AsyncConnection, record_ids: Sequence[str]) -> dict[str, list[StoredOutput]]:

@@ -48,6 +48,14 @@ def with_ref(data: bytes, old: bytes, new: bytes) -> bytes:
     return data.replace(old, new)
 
 
+def with_national_list(settings: Settings, tmp_path: Path) -> Settings:
+    """The settings with a national list naming JOHN SMITH (born 1979-02-28), a traveller of PAX."""
+    listed = tmp_path / "national.csv"
+    listed.write_text("id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
+                      "N-1,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n", encoding="utf-8")
+    return settings.model_copy(update={"watchlists": [str(listed)]})
+
+
 @pytest.fixture
 async def processor(store_settings: Settings) -> Any:
     p = await Processor.open(store_settings)
@@ -219,10 +227,7 @@ async def test_logs_carry_references_not_personal_data(processor: Processor,
 
 async def test_watchlists_from_settings_raise_an_alert_with_an_explanation(store_settings: Settings,
                                                                           tmp_path: Path) -> None:
-    listed = tmp_path / "national.csv"
-    listed.write_text("id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
-                      "N-1,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n", encoding="utf-8")
-    settings = store_settings.model_copy(update={"watchlists": [str(listed)]})
+    settings = with_national_list(store_settings, tmp_path)
     p = await Processor.open(settings)
     try:
         events = await p.process(PAX, key=b"k")
@@ -247,10 +252,7 @@ async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_
     from api_engine.crypto import reveal_traveller
     from api_engine.store.schema import allowlist, travellers
 
-    listed = tmp_path / "national.csv"
-    listed.write_text("id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
-                      "N-1,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n", encoding="utf-8")
-    settings = store_settings.model_copy(update={"watchlists": [str(listed)]})
+    settings = with_national_list(store_settings, tmp_path)
     p = await Processor.open(settings)
     try:
         [alert] = by_kind(await p.process(PAX, key=b"k"), "alerts")
