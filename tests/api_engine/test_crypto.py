@@ -25,6 +25,22 @@ def test_values_are_unreadable_and_bound_to_their_column() -> None:
     assert ring.decrypt_text("legacy plaintext", "travellers.surname") == "legacy plaintext"
 
 
+def test_a_row_sealed_at_once_reads_back_column_by_column() -> None:
+    ring = Keyring.generate()
+    earlier = ring.encrypt_text("ANNA", "travellers.given_names")
+    row = {"surname": "O'BRIEN", "given_names": earlier, "date_of_birth": None, "doc_number": 1234,
+           "ref_abo": "O'BRIEN"}
+    cols = [(c, f"travellers.{c}".encode()) for c in row]
+    ring.encrypt_fields(row, cols)
+    assert row["given_names"] == earlier  # already sealed: left alone
+    assert row["date_of_birth"] is None and row["doc_number"] is None  # nothing that is not text is kept
+    assert "BRIEN" not in str(row) and row["surname"] != row["ref_abo"]  # fresh nonce per value
+    assert ring.decrypt_text(row["surname"], "travellers.surname") == "O'BRIEN"
+    assert ring.decrypt_text(row["ref_abo"], "travellers.ref_abo") == "O'BRIEN"
+    with pytest.raises(DecryptionError):
+        ring.decrypt_text(row["surname"], "travellers.ref_abo")
+
+
 def test_rotation_keeps_old_values_readable_until_rewritten() -> None:
     ring = Keyring.generate()
     old = ring.encrypt_text("PA1234567", "travellers.doc_number")
