@@ -47,15 +47,18 @@ def parse_digits(value: str, fmt: str | None) -> tuple[int | None, int, int, int
 
 def resolve_past(yy: int, month: int, day: int, reference: date) -> date | None:
     """A two-digit year for a birth: the most recent century that keeps the date in the past."""
-    year = (reference.year // 100) * 100 + yy
-    for candidate in (year, year - 100):
-        try:  # 29 February exists in 2000 but not in 2100: try the other century, not give up
-            d = date(candidate, month, day)
-        except ValueError:
-            continue
+    year = reference.year // 100 * 100 + yy
+    try:
+        d = date(year, month, day)
         if d <= reference:
             return d
-    return None
+    except ValueError:  # 29 February exists in 2000 but not in 2100: try the other century, not give up
+        pass
+    try:
+        d = date(year - 100, month, day)
+    except ValueError:
+        return None
+    return d if d <= reference else None
 
 
 def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
@@ -80,9 +83,9 @@ def resolve_near(yy: int, month: int, day: int, reference: date) -> date | None:
 
 def to_date(value: str, fmt: str | None, reference: date, *, past: bool) -> date | None:
     if fmt is None and len(value) == 6 and value.isdigit() and value.isascii():
-        # YYMMDD, as births and expiries nearly always come: what parse_digits would return, sliced directly
-        yy, month, day = int(value[:2]), int(value[2:4]), int(value[4:])
-        return resolve_past(yy, month, day, reference) if past else resolve_near(yy, month, day, reference)
+        # YYMMDD, as births and expiries nearly always come: what parse_digits would return, from one int()
+        v = int(value)
+        return (resolve_past if past else resolve_near)(v // 10000, v // 100 % 100, v % 100, reference)
     parts = parse_digits(value, fmt)
     if parts is None:
         return None

@@ -1,8 +1,9 @@
 """Bytes to segments: UNA, character sets, Type-B wrapping, release characters.
 
 Strategy: decode once, then split with `str.split` (C speed) and repair the rare pieces that a
-release character glued together. Segments come out as lists of elements, each a list of
-components with release characters removed. Nothing is upper-cased or flattened; whitespace is
+release character glued together; each distinct segment text is split once. Segments come out as
+lists of elements, each a list of components with release characters removed, shared between
+equal segments and so read only. Nothing is upper-cased or flattened; whitespace is
 dropped only *between* segments. The repetition separator is never applied: PAXLST and CUSRES
 define no repeating elements and real sender ids contain `*`.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import repeat
 
 from .models import Finding, Severity
 
@@ -129,6 +132,8 @@ def _unescape_fn(rel: str) -> re.Pattern[str]:
     return re.compile(re.escape(rel) + r"(.)", re.S)
 
 
+_NO_SEGMENT: Segment = []  # placeholder, never returned
+
 _KNOWN_TAGS = frozenset({
     "UNA", "UNB", "UNG", "UNH", "UNT", "UNE", "UNZ", "BGM", "RFF", "DTM", "LOC", "NAD", "COM", "CTA", "TDT",
     "ATT", "MEA", "GEI", "FTX", "EMP", "NAT", "DOC", "CPI", "QTY", "GID", "CNT", "ERP", "ERC", "UCI", "UCM",
@@ -236,8 +241,16 @@ def lex(data: bytes | str) -> Lexed:
         findings.append(_finding("SYN-SEPARATORS", Severity.ERROR,
                                  "no UNA and the default separators do not split this input", 1, 20))
 
-    if "\n" in body:
-        # One segment per line is the common layout: drop the line breaks at C speed.
+    ws = " \r\n\t"
+    # One segment per line is the common layout. When every line break follows a real terminator, the
+    # breaks begin segments, and the strip of leading whitespace below drops them without a copy of the
+    # body (`text` keeps them; the repertoire check allows them). A break after a released terminator
+    # is dropped from the data too, so that case, and whitespace separators, take the plain way.
+    strip = False
+    if "\n" in body and term not in ws and (rel is None or (
+            rel not in ws and rel + term + "\n" not in body and rel + term + "\r\n" not in body)):
+        strip = True
+    elif "\n" in body:
         body = body.replace(term + "\r\n", term).replace(term + "\n", term)
     raw_segments = split_released(body, term, rel)
     last = raw_segments[-1].strip() if raw_segments else ""
@@ -252,26 +265,36 @@ def lex(data: bytes | str) -> Lexed:
         findings.append(_finding("SYN-TRUNCATED", Severity.ERROR,
                                  "input ends inside a segment (no segment terminator)",
                                  len(raw_segments), 13, last[:3]))
-    # Fast path: one comprehension over segments free of release characters (nearly all).
-    ws = " \r\n\t"
-    if body[:1] in ws or any(term + c in body for c in ws):  # also "UNA...\nUNB": a break before the first
-        stripped = [r.lstrip(ws) for r in raw_segments]
-    else:
-        stripped = raw_segments
-    if stripped and not stripped[-1]:
-        stripped = stripped[:-1]  # the usual empty piece after the last terminator
-    if "" in stripped:
-        stripped = [s for s in stripped if s]
-    # Split every segment the fast way, then redo the few holding a release character: cheaper than
-    # testing each segment inside the comprehension.
-    segments: list[Segment] = [[e.split(comp) for e in s.split(elem)] for s in stripped]
-    released_end = False
-    if rel is not None and rel in body:
-        slow = _SlowSplitter(elem, comp, rel, _unescape_fn(rel).sub)
-        for k in [k for k, s in enumerate(stripped) if rel in s]:
-            segments[k] = slow(stripped[k])
-        released_end = slow.released_end
-    if not {seg[0][0] for seg in segments} <= _KNOWN_TAGS:
+    # Any other whitespace after a terminator (or before the first segment, "UNA...\nUNB") goes too.
+    strip = strip or body[:1] in ws or any(term + c in body for c in ws)
+    pieces = raw_segments
+    if pieces and not (pieces[-1].lstrip(ws) if strip else pieces[-1]):
+        pieces.pop()  # the usual empty piece after the last terminator (the list is ours)
+    # Segments repeat within an interchange (airports, nationalities, genders, bag counts): strip and
+    # split each distinct text once and let its occurrences share the lists, which readers only read.
+    # `map` over a repeated separator splits the elements without a comprehension (a new function
+    # object per call in Python 3.11).
+    unique = dict.fromkeys(pieces, _NO_SEGMENT)
+    split = str.split
+    comps = repeat(comp)
+    slow = _SlowSplitter(elem, comp, rel, _unescape_fn(rel).sub) if rel is not None and rel in body else None
+    blank: list[str] = []
+    for s in unique:
+        t = s.lstrip(ws) if strip else s
+        if not t:
+            blank.append(s)
+        elif slow is not None and slow.rel in t:
+            unique[s] = slow(t)
+        else:
+            unique[s] = list(map(split, t.split(elem), comps))
+    released_end = slow is not None and slow.released_end
+    if blank:  # empty segments ("''") are dropped
+        for s in blank:
+            del unique[s]
+        pieces = [s for s in pieces if s in unique]
+    segments: list[Segment] = list(map(unique.__getitem__, pieces))
+    if not {seg[0][0] for seg in unique.values()} <= _KNOWN_TAGS:
+        segments = [[el[:] for el in seg] for seg in segments]  # unshared: _check_tags repairs tags in place
         _check_tags(segments, findings)
     if released_end:
         findings.append(_finding("SYN-RELEASE", Severity.ERROR,
@@ -305,7 +328,7 @@ def check_repertoire(lexed: Lexed, syntax_id: str) -> list[Finding]:
     service = "".join(re.escape(c) for c in
                       (seps.component, seps.element, seps.terminator, seps.release or "") if c)
     bad = re.compile(f"[^{allowed}{service}\\r\\n\\t]") if allowed is not None else _CONTROL
-    if not bad.search(lexed.text):
+    if _clean(lexed.text, bad):
         return []
     out: list[Finding] = []
     for pos, seg in enumerate(lexed.segments, 1):
@@ -319,6 +342,22 @@ def check_repertoire(lexed: Lexed, syntax_id: str) -> list[Finding]:
                         level="interchange"))
                     break
     return out
+
+
+@lru_cache(maxsize=64)
+def _allowed_latin1(bad: re.Pattern[str]) -> bytes:
+    """The latin-1 characters `bad` does not match, as bytes to delete."""
+    return bytes(c for c in range(256) if not bad.match(chr(c)))
+
+
+def _clean(text: str, bad: re.Pattern[str]) -> bool:
+    """`bad.search(text) is None`; for latin-1 text by deleting the allowed bytes (a C table loop,
+    several times faster than the regular expression) and seeing whether anything is left."""
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return bad.search(text) is None
+    return not data.translate(None, _allowed_latin1(bad))
 
 
 def _guess_terminator(body: str) -> str | None:

@@ -16,6 +16,8 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 # Every byte but A-Z and 0-9 to a space: what _NON_ALNUM does to ASCII text, at bytes.translate speed
 # (about three times faster than the regex, which dominated the matching key).
 _TO_SPACE = bytes(c if 65 <= c <= 90 or 48 <= c <= 57 else 32 for c in range(256))
+# The same, upper-casing a-z on the way: `upper()` and `_TO_SPACE` in one pass over ASCII text.
+_UPPER_TO_SPACE = bytes(c - 32 if 97 <= c <= 122 else t for c, t in enumerate(_TO_SPACE))
 
 
 def clean(value: str) -> str:
@@ -28,12 +30,12 @@ def clean(value: str) -> str:
 def matching_key(text: str) -> str:
     if not text.isascii():
         text = anyascii(text)
-    text = text.upper()
     if text.isascii():  # always after anyascii; the regex stays for anything that is not
-        tokens = text.encode("ascii").translate(_TO_SPACE).decode("ascii").split()
+        tokens = text.encode("ascii").translate(_UPPER_TO_SPACE).decode("ascii").split()
     else:
-        tokens = _NON_ALNUM.sub(" ", text).split()
-    tokens = [t for t in tokens if t not in _PLACEHOLDERS]
+        tokens = _NON_ALNUM.sub(" ", text.upper()).split()
+    if not _PLACEHOLDERS.isdisjoint(tokens):
+        tokens = [t for t in tokens if t not in _PLACEHOLDERS]
     tokens.sort()
     return " ".join(tokens)
 

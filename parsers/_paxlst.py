@@ -1,9 +1,10 @@
 """PAXLST message body to a Manifest.
 
 Strategy: one pass, a small state machine (header → legs → travellers → documents), dispatch
-by tag, plain dicts, and one `Manifest.model_validate` at the end. The MIG's group order
-(NAD ATT DTM MEA GEI FTX LOC COM EMP NAT RFF, then DOC groups) is checked as we go, tolerating
-missing segments but reporting reordering. Values stay as sent; derived values sit beside them.
+by tag, plain dicts, then models built straight from those dicts (see `_manifest`). The MIG's
+group order (NAD ATT DTM MEA GEI FTX LOC COM EMP NAT RFF, then DOC groups) is checked as we go,
+tolerating missing segments but reporting reordering. Values stay as sent; derived values sit
+beside them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,28 @@ from ._dates import local_to_utc, to_date, to_datetime
 from ._envelope import RawMessage
 from ._lexer import Segment
 from ._names import normalise
-from .models import Finding, Manifest, Severity
+from .models import (
+    Address,
+    BagTag,
+    Contact,
+    Finding,
+    FlightLeg,
+    Manifest,
+    Party,
+    Severity,
+    Stop,
+    Totals,
+    TravelDocument,
+    Traveller,
+    constructor,
+)
 
 # Rank of each tag inside the traveller group (SG4), for order checks.
 _SG4_ORDER = {"NAD": 0, "ATT": 1, "DTM": 2, "MEA": 3, "GEI": 4, "FTX": 5, "LOC": 6, "COM": 7, "EMP": 8,
               "NAT": 9, "RFF": 10, "DOC": 11}
+_R_ATT, _R_DTM, _R_MEA, _R_GEI, _R_FTX, _R_LOC, _R_COM, _R_EMP, _R_NAT, _R_RFF, _R_DOC = (
+    _SG4_ORDER[t] for t in ("ATT", "DTM", "MEA", "GEI", "FTX", "LOC", "COM", "EMP", "NAT", "RFF", "DOC"))
+_NO_ELEMENT: list[str] = []  # read only
 
 
 def _v(seg: Segment, i: int, j: int = 0) -> str | None:
@@ -37,6 +55,11 @@ def _f(rule: str, sev: Severity, msg: str, pos: int, tag: str, ref: str, code: i
        value: str | None = None, element: int | None = None) -> Finding:
     return Finding(rule=rule, severity=sev, message=msg, segment_position=pos, segment_tag=tag,
                    contrl_error=code, message_ref=ref, value=value, element=element, level="message")
+
+
+def _order(tag: str, pos: int, ref: str) -> Finding:
+    return _f("STR-SG4-ORDER", Severity.WARNING, f"{tag} out of the MIG order inside the traveller group", pos, tag,
+              ref, code=15)
 
 
 def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Finding]]:
@@ -60,19 +83,12 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
     val: str | None
     code: str | None
     travel_day = reference
-    order = _SG4_ORDER.get
+    roles = ROLES
     for pos, seg in enumerate(msg.segments, 1):
         tag = seg[0][0]
-        r = order(tag, -1)
-        if r > 0 and doc is None and trav is not None:
-            if r < rank:
-                findings.append(_f("STR-SG4-ORDER", Severity.WARNING,
-                                   f"{tag} out of the MIG order inside the traveller group", pos, tag, ref,
-                                   code=15))
-            rank = r
         if tag == "NAD":
-            function = _v(seg, 1) or ""
-            if function == "MS" or (trav is None and leg is None and function not in ROLES):
+            function = seg[1][0] if len(seg) > 1 else ""  # _v(seg, 1) or ""
+            if function == "MS" or (trav is None and leg is None and function not in roles):
                 party: dict[str, Any] = {"function": function, "name": _v(seg, 4), "identifier": _v(seg, 2),
                                          "contacts": []}
                 m["reporting_party"] = party
@@ -82,13 +98,14 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             rank = 0
             name = seg[4] if len(seg) > 4 else []
             surname = name[0] if name and name[0] else None
-            given = [x for x in name[1:] if x]
+            given = list(filter(None, name[1:]))
+            full, key = normalise(surname, given)
             trav = {
-                "role": ROLES.get(function, "other"), "party_function": function,
+                "role": roles.get(function, "other"), "party_function": function,
                 "surname": surname, "given_names": given,
                 "references": {}, "documents": [], "segment_position": pos,
+                "full_name": full, "matching_key": key,
             }
-            trav["full_name"], trav["matching_key"] = normalise(surname, given)
             if len(seg) > 5 and any(any(c for c in el) for el in seg[5:]):
                 trav["address"] = {"street": _v(seg, 5), "city": _v(seg, 6), "sub_entity": _v(seg, 7),
                                    "postcode": _v(seg, 8), "country": _v(seg, 9)}
@@ -99,85 +116,76 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             travellers.append(trav)
             stop = None
         elif trav is not None:
-            # Fast paths for the commonest well-formed shapes; anything else takes the general code.
+            # One test per tag, commonest first. Each SG4 tag first checks the MIG order (only before the
+            # first DOC), then takes a fast path for its well-formed shape, a special case of the general
+            # code after it, which reads anything else.
             n = len(seg)
-            if tag == "LOC" and n == 3:
-                q = seg[1][0]
+            if tag == "LOC":
                 if doc is None:
-                    if q == "178":
-                        trav["embarkation"] = seg[2][0] or None
-                        continue
-                    if q == "179":
-                        trav["debarkation"] = seg[2][0] or None
-                        continue
-                elif q == "91":
+                    if rank > _R_LOC:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_LOC
+                    if n == 3:
+                        q = seg[1][0]
+                        if q == "178":
+                            trav["embarkation"] = seg[2][0] or None
+                            continue
+                        if q == "179":
+                            trav["debarkation"] = seg[2][0] or None
+                            continue
+                elif n == 3 and seg[1][0] == "91":
                     doc["issuing_state"] = seg[2][0] or None
                     continue
-            elif tag == "RFF" and n == 2 and len(seg[1]) == 2 and seg[1][0] and seg[1][1]:
-                refs = trav["references"]
-                q = seg[1][0]
-                if q in refs:
-                    refs[q].append(seg[1][1])
+                q, place = _v(seg, 1), _v(seg, 2)
+                if doc is not None and q == "91":
+                    doc["issuing_state"] = place
+                elif q == "178":
+                    trav["embarkation"] = place
+                elif q == "179":
+                    trav["debarkation"] = place
+                elif q == "22":
+                    trav["clearance"] = place
+                elif q == "174":
+                    trav["residence_country"] = place
+                elif q == "180":
+                    trav["birth_country"] = place
+                    text = _v(seg, 2, 3) or _v(seg, 3, 3) or _v(seg, 3, 0)
+                    trav["birth_place"] = text
                 else:
-                    refs[q] = [seg[1][1]]
-                continue
-            elif tag == "NAT" and n == 3:
-                trav["nationality"] = seg[2][0] or None
-                continue
-            elif tag == "ATT" and n == 4:
-                trav["gender"] = seg[3][0] or None
-                continue
-            elif tag == "DTM" and n == 2 and len(seg[1]) == 2 and seg[1][1]:
-                q, val = seg[1]
-                if q == "329" and doc is None:
-                    trav["date_of_birth"] = d = to_date(val, None, travel_day, past=True)
-                    trav["date_of_birth_raw"] = val
-                elif q == "36" and doc is not None:
-                    doc["expiry"] = d = to_date(val, None, travel_day, past=False)
-                    doc["expiry_raw"] = val
-                else:
-                    d = None
-                if d is not None:
-                    continue
-                # otherwise the general path below reads it again and reports what is wrong
-            elif tag == "GEI" and n == 3:
-                code = seg[2][0]
-                trav["verified"] = True if code == "173" or code == "ZZZ" else False if code == "174" else None
-                continue
-            if tag == "DOC":
-                dtype = _v(seg, 1)
-                doc = {"doc_type": dtype, "agency": _v(seg, 1, 2), "number": _v(seg, 2),
-                       "segment_position": pos}
-                trav["documents"].append(doc)
-                if dtype is None:
-                    findings.append(_f("DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
-                                       pos, tag, ref, code=13, element=1))
-                rank = _SG4_ORDER["DOC"]
-            # MEA and FTX early: common, and they miss the fast paths above (tags exclude each other: speed only)
-            elif tag == "MEA":
-                q = _v(seg, 1)
-                el = seg[3] if len(seg) > 3 else []
-                unit = el[0] if len(el) > 1 else None
-                raw = el[1] if len(el) > 1 else (el[0] if el else "")
-                try:
-                    num = float(raw)
-                    if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
-                        raise ValueError(raw)
-                except ValueError:
-                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
-                                       pos, tag, ref, 37, value=raw, element=3))
-                    continue
-                if q == "CT":
-                    trav["bag_count"] = int(num)
-                elif q == "WT":
-                    trav["bag_weight"] = num
-                    trav["bag_weight_unit"] = unit
-            elif tag == "FTX":
-                if _v(seg, 1) == "BAG" and _v(seg, 4):
-                    cnt = _v(seg, 4, 1) or ""
-                    count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
-                    trav.setdefault("bag_tags", []).append({"first_tag": _v(seg, 4), "count": count})
+                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"LOC qualifier {q} not expected "
+                                       "here", pos, tag, ref, code=14, value=q))
+            elif tag == "RFF":
+                if doc is None:
+                    if rank > _R_RFF:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_RFF
+                el = seg[1] if n > 1 else _NO_ELEMENT
+                if len(el) > 1:
+                    q, val = el[0], el[1]
+                    if q and val:
+                        refs = trav["references"]
+                        if q in refs:
+                            refs[q].append(val)
+                        else:
+                            refs[q] = [val]
             elif tag == "DTM":
+                if doc is None:
+                    if rank > _R_DTM:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_DTM
+                if n == 2 and len(seg[1]) == 2 and seg[1][1]:
+                    q, val = seg[1]
+                    if q == "329" and doc is None:
+                        trav["date_of_birth"] = d = to_date(val, None, travel_day, past=True)
+                        trav["date_of_birth_raw"] = val
+                    elif q == "36" and doc is not None:
+                        doc["expiry"] = d = to_date(val, None, travel_day, past=False)
+                        doc["expiry_raw"] = val
+                    else:
+                        d = None
+                    if d is not None:
+                        continue
+                    # otherwise the general path below reads it again and reports what is wrong
                 q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
                 if val is None:
                     findings.append(_f("DAT-DATE", Severity.ERROR, "DTM without a date", pos, tag, ref, 13))
@@ -199,39 +207,83 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 if d is None:
                     findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date",
                                        pos, tag, ref, code=12, value=val, element=1))
-            elif tag == "LOC":
-                q, place = _v(seg, 1), _v(seg, 2)
-                if doc is not None and q == "91":
-                    doc["issuing_state"] = place
-                elif q == "178":
-                    trav["embarkation"] = place
-                elif q == "179":
-                    trav["debarkation"] = place
-                elif q == "22":
-                    trav["clearance"] = place
-                elif q == "174":
-                    trav["residence_country"] = place
-                elif q == "180":
-                    trav["birth_country"] = place
-                    text = _v(seg, 2, 3) or _v(seg, 3, 3) or _v(seg, 3, 0)
-                    trav["birth_place"] = text
+            elif tag == "DOC":  # last in the order: never out of it, and no order check after it
+                if n == 3 and len(seg[1]) == 3:
+                    el = seg[1]
+                    dtype = el[0] or None
+                    doc = {"doc_type": dtype, "agency": el[2] or None, "number": seg[2][0] or None,
+                           "segment_position": pos}
                 else:
-                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"LOC qualifier {q} not expected "
-                                       "here", pos, tag, ref, code=14, value=q))
+                    dtype = _v(seg, 1)
+                    doc = {"doc_type": dtype, "agency": _v(seg, 1, 2), "number": _v(seg, 2),
+                           "segment_position": pos}
+                trav["documents"].append(doc)
+                if dtype is None:
+                    findings.append(_f("DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
+                                       pos, tag, ref, code=13, element=1))
+                rank = _R_DOC
             elif tag == "ATT":
-                trav["gender"] = _v(seg, 3)
+                if doc is None:
+                    if rank > _R_ATT:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_ATT
+                trav["gender"] = seg[3][0] or None if n > 3 else None
             elif tag == "NAT":
-                trav["nationality"] = _v(seg, 2)
-            elif tag == "RFF":
-                q, val = _v(seg, 1), _v(seg, 1, 1)
-                if q and val:
-                    trav["references"].setdefault(q, []).append(val)
+                if doc is None:
+                    if rank > _R_NAT:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_NAT
+                trav["nationality"] = seg[2][0] or None if n > 2 else None
+            elif tag == "MEA":
+                if doc is None:
+                    if rank > _R_MEA:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_MEA
+                q = seg[1][0] or None if n > 1 else None
+                el = seg[3] if n > 3 else []
+                unit = el[0] if len(el) > 1 else None
+                raw = el[1] if len(el) > 1 else (el[0] if el else "")
+                try:
+                    num = float(raw)
+                    if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
+                        raise ValueError(raw)
+                except ValueError:
+                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
+                                       pos, tag, ref, 37, value=raw, element=3))
+                    continue
+                if q == "CT":
+                    trav["bag_count"] = int(num)
+                elif q == "WT":
+                    trav["bag_weight"] = num
+                    trav["bag_weight_unit"] = unit
             elif tag == "GEI":
-                code = _v(seg, 2)
-                trav["verified"] = code in ("173", "ZZZ") if code in ("173", "174", "ZZZ") else None
+                if doc is None:
+                    if rank > _R_GEI:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_GEI
+                code = seg[2][0] if n > 2 else None
+                trav["verified"] = True if code == "173" or code == "ZZZ" else False if code == "174" else None
+            elif tag == "FTX":
+                if doc is None:
+                    if rank > _R_FTX:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_FTX
+                if n > 4 and seg[1][0] == "BAG" and seg[4][0]:
+                    el = seg[4]
+                    cnt = el[1] if len(el) > 1 else ""
+                    count = int(cnt) if cnt.isascii() and cnt.isdigit() else None
+                    trav.setdefault("bag_tags", []).append({"first_tag": el[0], "count": count})
             elif tag == "EMP":
+                if doc is None:
+                    if rank > _R_EMP:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_EMP
                 trav["crew_function"] = _v(seg, 2)
             elif tag == "COM":
+                if doc is None:
+                    if rank > _R_COM:
+                        findings.append(_order(tag, pos, ref))
+                    rank = _R_COM
                 trav.setdefault("contacts", []).extend(
                     {"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
                     for el in seg[1:] if el and el[0])
@@ -294,8 +346,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                                pos, tag, ref, code=15))
     for lg in legs:
         _derive_leg(lg)
-    manifest = Manifest.model_validate(m)
-    return manifest, findings
+    return _manifest(m), findings
 
 
 def _read_cnt(seg: Segment, m: dict[str, Any], findings: list[Finding], pos: int, ref: str) -> None:
@@ -340,3 +391,40 @@ def _derive_leg(leg: dict[str, Any]) -> None:
             leg["final_destination"] = s["airport"]
         elif s["qualifier"] == "22":
             leg["clearance_airport"] = s["airport"]
+
+
+_new_manifest = constructor(Manifest)
+_new_party = constructor(Party)
+_new_contact = constructor(Contact)
+_new_leg = constructor(FlightLeg)
+_new_stop = constructor(Stop)
+_new_traveller = constructor(Traveller)
+_new_document = constructor(TravelDocument)
+_new_address = constructor(Address)
+_new_bag_tag = constructor(BagTag)
+_new_totals = constructor(Totals)
+
+
+def _manifest(m: dict[str, Any]) -> Manifest:
+    """The Manifest `Manifest.model_validate(m)` gives, built without validating again what the reader typed."""
+    contact = _new_contact
+    party = m.get("reporting_party")
+    if party is not None:
+        party["contacts"] = list(map(contact, party["contacts"]))
+        m["reporting_party"] = _new_party(party)
+    legs = m["legs"]
+    for lg in legs:
+        lg["stops"] = list(map(_new_stop, lg["stops"]))
+    legs[:] = map(_new_leg, legs)
+    document = _new_document
+    for t in m["travellers"]:
+        t["documents"] = list(map(document, t["documents"]))
+        if "address" in t:
+            t["address"] = _new_address(t["address"])
+        if "bag_tags" in t:
+            t["bag_tags"] = list(map(_new_bag_tag, t["bag_tags"]))
+        if "contacts" in t:
+            t["contacts"] = list(map(contact, t["contacts"]))
+    m["travellers"][:] = map(_new_traveller, m["travellers"])
+    m["totals"] = _new_totals(m["totals"])
+    return _new_manifest(m)

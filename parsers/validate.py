@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable
 from datetime import date, timedelta
 
 from ._codelists import _airports, countries_alpha3
-from .models import Finding, FlightLeg, Interchange, Manifest, Severity
+from .models import Finding, FlightLeg, Interchange, Manifest, Severity, Traveller
 from .profile import Profile
 from .rules import RULES
 
@@ -179,6 +179,8 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
     need_exp = sev["REQ-DOC-EXPIRY"] is not None
     need_state = sev["REQ-DOC-ISSUING-STATE"] is not None
     need_refs = tuple(q for q in ("AVF", "ABO", "SEA", "YZY") if sev[f"REQ-RFF-{q}"] is not None)
+    # Airports a traveller can name without any finding: known ones, on the route when there is one.
+    quiet: Collection[str] = frozenset(a for a in route if a in airports) if route else airports
     expiry_limit = travel_day - timedelta(days=p.expiry_tolerance_days)
     oldest = _years_before(travel_day, p.max_age_years)
     status_update = m.document_code == _STATUS_UPDATE
@@ -196,10 +198,11 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
         if pf not in functions:
             emit.trav("COD-PARTY", "NAD party function is not in the profile's list", pos, pf, 1)
         refs = t.references
-        for q in refs:
-            if q not in ref_quals:
-                emit("COD-RFF", f"traveller at segment {pos}: RFF qualifier is not in the profile's list",
-                     pos, "RFF", q, 1)
+        if not ref_quals.issuperset(refs):
+            for q in refs:
+                if q not in ref_quals:
+                    emit("COD-RFF", f"traveller at segment {pos}: RFF qualifier is not in the profile's list",
+                         pos, "RFF", q, 1)
         for q in need_refs:
             if q not in refs:
                 emit.trav(f"REQ-RFF-{q}", f"no RFF {q} reference", pos)
@@ -215,8 +218,12 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
             given = t.given_names
             if not given:
                 emit.trav("REQ-GIVEN-NAMES", "no given names", pos, element=4)
-            elif placeholders and all(g.strip().upper() in placeholders for g in given):
-                emit.trav("REQ-GIVEN-NAMES", "given names are only a placeholder", pos, element=4)
+            elif placeholders:
+                for gn in given:
+                    if gn.strip().upper() not in placeholders:
+                        break
+                else:
+                    emit.trav("REQ-GIVEN-NAMES", "given names are only a placeholder", pos, element=4)
         # -- gender, birth, nationality, places
         g = t.gender
         if g is None:
@@ -253,20 +260,11 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
                           pos, c)
         elif need_birth and t.birth_place is None:
             emit.trav("REQ-BIRTH-PLACE", "no place of birth (LOC 180)", pos)
-        for a, what, need, required_rule, route_rule in (
-                (t.embarkation, "embarkation airport (LOC 178)", need_emb, "REQ-EMBARKATION", "CON-ROUTE-EMBARK"),
-                (t.debarkation, "debarkation airport (LOC 179)", need_deb, "REQ-DEBARKATION", "CON-ROUTE-DEBARK"),
-                (t.clearance, "clearance airport (LOC 22)", False, None, None)):
-            if a is None:
-                if need and required_rule:
-                    emit.trav(required_rule, f"no {what}", pos)
-            elif a not in airports:
-                if _is_code(a):
-                    emit.trav("COD-AIRPORT-UNKNOWN", f"{what} is not in the airport data", pos, a)
-                else:
-                    emit.trav("COD-AIRPORT", f"{what} is not a three-letter IATA code", pos, a)
-            elif route and route_rule and a not in route:
-                emit.trav(route_rule, f"{what} is not on the flight's route", pos, a)
+        emb, deb, clr = t.embarkation, t.debarkation, t.clearance
+        if emb in quiet and deb in quiet and (clr is None or clr in airports):
+            pass  # known airports on the route: nothing to report (the common case)
+        else:
+            _check_places(t, emit, pos, airports, route, need_emb, need_deb)
         # -- documents
         docs = t.documents
         if not docs:
@@ -306,6 +304,25 @@ def _check_travellers(m: Manifest, p: Profile, emit: _Emit, route: frozenset[str
         if need_state and not primary.issuing_state:
             emit("REQ-DOC-ISSUING-STATE", f"DOC at segment {dpos}: no issuing state (LOC 91)", dpos, "DOC")
     _check_counts(m, p, emit, npax, ncrew, first_pax)
+
+
+def _check_places(t: Traveller, emit: _Emit, pos: int | None, airports: Collection[str], route: frozenset[str],
+                  need_emb: bool, need_deb: bool) -> None:
+    """Embarkation, debarkation and clearance airports of one traveller: known, and on the route."""
+    for a, what, need, required_rule, route_rule in (
+            (t.embarkation, "embarkation airport (LOC 178)", need_emb, "REQ-EMBARKATION", "CON-ROUTE-EMBARK"),
+            (t.debarkation, "debarkation airport (LOC 179)", need_deb, "REQ-DEBARKATION", "CON-ROUTE-DEBARK"),
+            (t.clearance, "clearance airport (LOC 22)", False, None, None)):
+        if a is None:
+            if need and required_rule:
+                emit.trav(required_rule, f"no {what}", pos)
+        elif a not in airports:
+            if _is_code(a):
+                emit.trav("COD-AIRPORT-UNKNOWN", f"{what} is not in the airport data", pos, a)
+            else:
+                emit.trav("COD-AIRPORT", f"{what} is not a three-letter IATA code", pos, a)
+        elif route and route_rule and a not in route:
+            emit.trav(route_rule, f"{what} is not on the flight's route", pos, a)
 
 
 def _check_counts(m: Manifest, p: Profile, emit: _Emit, npax: int, ncrew: int, first_pax: int | None) -> None:
