@@ -26,6 +26,9 @@ Strategy (query cost grows with the size of a few posting lists, not with the li
    numpy arrays and byte blobs; an entry is rebuilt only for the few candidates that may hit,
    to score and explain them. `build` consumes any iterator, so a million entries are never
    held at once.
+7. The usual traveller is on no list: the entries his name tokens reach are remembered per token
+   tuple (names recur), and one-bit filters over document and joined-token keys say "absent"
+   without a binary search, so screening him again costs a few dict look-ups (`may_hit`).
 Documents (passport numbers, lost/stolen lists) have their own exact and OCR-folded key tables.
 """
 
@@ -80,6 +83,9 @@ _CACHE_SIZE = 1 << 17  # query tokens whose variants are remembered
 _NAME_CACHE_SIZE = 1 << 15  # candidate names whose token ids and prefilter key are remembered (~12 MB)
 _PYTHON_PATH_MAX = 800  # postings to read below which candidates are ranked in plain Python
 _SOUND_CAP = 48  # tokens sharing a query token's Metaphone key that are compared with it, at most
+_MATCH_CACHE_SIZE = 1 << 15  # travellers' names whose matching listed names are remembered
+_ENTRY_CACHE_SIZE = 1 << 12  # entries rebuilt for scoring that are remembered
+_POSTING_CACHE_VALUES = 1 << 20  # name ids of postings kept as Python lists (~40 MB at most)
 _CATEGORIES = tuple(Category)
 
 
@@ -154,6 +160,29 @@ class _Csr:
     @property
     def nbytes(self) -> int:
         return int(self.keys.nbytes + self.offsets.nbytes + self.values.nbytes)
+
+
+class _KeyFilter:
+    """One bit per hashed key (`bits_per_key` bits of table a key): "surely absent" in two integer operations.
+
+    Nearly every traveller's document, and most pairs of neighbouring name tokens, are on no list:
+    this spares them a binary search each."""
+
+    __slots__ = ("bits", "mask")
+
+    def __init__(self, keys: IntArray, bits_per_key: int = 32) -> None:
+        size = 64
+        while size < bits_per_key * len(keys):
+            size <<= 1
+        self.mask = size - 1
+        slots = keys & self.mask
+        bits = np.zeros(size >> 3, np.uint8)
+        np.bitwise_or.at(bits, slots >> 3, np.left_shift(1, slots & 7).astype(np.uint8))
+        self.bits = bits.tobytes()
+
+    def __contains__(self, key: int) -> bool:
+        slot = key & self.mask
+        return bool(self.bits[slot >> 3] >> (slot & 7) & 1)
 
 
 class _Strings:
@@ -231,6 +260,8 @@ class IndexStats:
 
 
 _Probe = tuple[int, float, int, int]  # (posting length, weight, table, key); table 0 = tokens, 1 = joined forms
+_NameMatches = tuple[dict[int, tuple[float, int]], bool]  # entry -> (similarity, name); may any reach the threshold
+_NO_MATCHES: _NameMatches = ({}, False)  # shared: never altered
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +373,7 @@ class WatchlistIndex:
         doc_values = _np(doc_v, np.int32)
         self.doc_exact = _Csr(_np(doc_k, np.int64), doc_values)
         self.doc_ocr = _Csr(_np(ocr_k, np.int64), doc_values)
+        self._doc_filter = _KeyFilter(np.concatenate([self.doc_exact.keys, self.doc_ocr.keys]))
         del doc_k, ocr_k, doc_v
         self.vocab = vocab
         self.vocab_list = list(vocab)
@@ -366,6 +398,7 @@ class WatchlistIndex:
         assert len(self.singles.keys) == len(vocab)  # every token has a posting: keys are 0..V-1
         del single_k, single_v
         self.joined = _Csr(_np(joined_k, np.int64), _np(joined_v, np.int32))
+        self._joined_filter = _KeyFilter(self.joined.keys, 16)
         del joined_k, joined_v
         # Pairs: only needed where both tokens are common (otherwise the rarer one's single posting
         # reaches the name), which keeps the pair table small.
@@ -397,6 +430,10 @@ class WatchlistIndex:
         del fuzzy_k, fuzzy_v, phon_v
         self._token_cache: dict[str, _QueryToken] = {}
         self._name_cache: dict[int, tuple[tuple[int, ...], str]] = {}
+        self._match_cache: dict[tuple[tuple[str, ...], float | None], _NameMatches] = {}
+        self._entry_cache: dict[int, WatchlistEntry] = {}
+        self._posting_cache: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
+        self._posting_cached = 0  # values held by the posting cache
 
     @classmethod
     def build(cls, entries: Iterable[WatchlistEntry], **options: int | float) -> WatchlistIndex:
@@ -450,19 +487,41 @@ class WatchlistIndex:
 
     def entry(self, e_idx: int) -> WatchlistEntry:
         """The entry rebuilt from the compact arrays (what scoring and explanations need)."""
+        return self._build_entry(e_idx, with_names=True)
+
+    def _scoring_entry(self, e_idx: int) -> WatchlistEntry:
+        """The entry as `score_features` reads it: without its names (the matched name comes from the
+        index), which are most of the rebuilding cost of an entry with many aliases.
+
+        Cached (bounded): a listed person near a traveller's name is near him again on his next flight.
+        Shared, so only ever read."""
+        cache = self._entry_cache
+        found = cache.get(e_idx)
+        if found is None:
+            if len(cache) >= _ENTRY_CACHE_SIZE:
+                cache.clear()
+            found = cache[e_idx] = self._build_entry(e_idx, with_names=False)
+        return found
+
+    def _build_entry(self, e_idx: int, *, with_names: bool) -> WatchlistEntry:
         code = self._codes
         years, months, days, years_to, approx = self.dob
-        d0, d1 = int(self.entry_dob_off[e_idx]), int(self.entry_dob_off[e_idx + 1])
-        dobs = [PartialDate.model_construct(year=int(years[i]), month=int(months[i]) or None,
-                                            day=int(days[i]) or None, year_to=int(years_to[i]) or None,
-                                            approximate=bool(approx[i])) for i in range(d0, d1)]
-        n0, n1 = int(self.entry_nat_off[e_idx]), int(self.entry_nat_off[e_idx + 1])
+        d0, d1 = self.entry_dob_off[e_idx:e_idx + 2].tolist()
+        dobs = [PartialDate.model_construct(year=y, month=m or None, day=d or None, year_to=y_to or None,
+                                            approximate=bool(a))
+                for y, m, d, y_to, a in zip(years[d0:d1].tolist(), months[d0:d1].tolist(), days[d0:d1].tolist(),
+                                            years_to[d0:d1].tolist(), approx[d0:d1].tolist(), strict=True)]
+        n0, n1 = self.entry_nat_off[e_idx:e_idx + 2].tolist()
         nats = [str(code[c]) for c in self.nat_code[n0:n1].tolist()]
-        c0, c1 = int(self.entry_doc_off[e_idx]), int(self.entry_doc_off[e_idx + 1])
-        docs = [Document.model_construct(number=self._doc_number[i], doc_type=code[int(self.doc_type[i])],
-                                         country=code[int(self.doc_country[i])], note=None) for i in range(c0, c1)]
-        names = [NameVariant.model_construct(name=self._name_text[i], kind=code[int(self.name_kind[i])] or "primary",
-                                             quality=None) for i in self.names_of(e_idx)]
+        c0, c1 = self.entry_doc_off[e_idx:e_idx + 2].tolist()
+        docs = [Document.model_construct(number=self._doc_number[i], doc_type=code[t], country=code[c], note=None)
+                for i, t, c in zip(range(c0, c1), self.doc_type[c0:c1].tolist(), self.doc_country[c0:c1].tolist(),
+                                   strict=True)]
+        names = []
+        if with_names:
+            first, last = self.entry_name_off[e_idx:e_idx + 2].tolist()
+            names = [NameVariant.model_construct(name=self._name_text[i], kind=code[k] or "primary", quality=None)
+                     for i, k in zip(range(first, last), self.name_kind[first:last].tolist(), strict=True)]
         return WatchlistEntry.model_construct(
             id=self._entry_ids[e_idx], list=str(code[int(self.entry_list[e_idx])]),
             category=_CATEGORIES[int(self.entry_cat[e_idx])], names=names, dates_of_birth=dobs,
@@ -509,7 +568,7 @@ class WatchlistIndex:
         """Everything `candidates` needs from one token alone, so a repeated token costs a dict lookup."""
         phon = _phon_key(token)
         variants = self._variants(token, phon)
-        joined_df = self.joined.count(_h(token))  # listed names holding the token as two joined neighbours
+        joined_df = self._joined_count(_h(token))  # listed names holding the token as two joined neighbours
         idf, df, common_df = self.idf, self.df, self.common_df
         weights = [float(idf[tid]) for tid, _ in variants] + ([self._joined_idf(joined_df)] if joined_df else [])
         singles: list[_Probe] = []
@@ -524,6 +583,9 @@ class WatchlistIndex:
         return _QueryToken(phon, self.weight(token), max(weights, default=self.max_idf), tuple(singles),
                            tuple(commons))
 
+    def _joined_count(self, key: int) -> int:
+        return self.joined.count(key) if key in self._joined_filter else 0
+
     def _joined_probes(self, left: str, right: str) -> tuple[_Probe, ...]:
         """Postings of two neighbouring query tokens written as one (cached with the tokens)."""
         text = left + right
@@ -535,7 +597,7 @@ class WatchlistIndex:
             joined_tid = self.vocab.get(text)  # the list joins what the traveller writes apart
             if joined_tid is not None and df[joined_tid] <= common_df:
                 probes.append((int(df[joined_tid]), float(self.idf[joined_tid]), 0, joined_tid))
-            count = self.joined.count(_h(text))
+            count = self._joined_count(_h(text))
             if 0 < count <= common_df:
                 probes.append((count, self._joined_idf(count), 1, _h(text)))
             cached = self._token_cache[key] = _QueryToken(0, 0.0, 0.0, tuple(probes), ())
@@ -578,7 +640,8 @@ class WatchlistIndex:
         A name is kept only if the query tokens it shares carry at least `min_coverage` of the
         query's total IDF weight: sharing only MOHAMMED with a traveller is not a reason to look.
         """
-        infos = [self._token(t) for t in tokens]
+        known = self._token_cache.get  # the usual token is known: no method call
+        infos = [known(t) or self._token(t) for t in tokens]
         idf, common_df = self.idf, self.common_df
         query_weight = sum(info.best for info in infos) or 1.0
         singles: list[_Probe] = []
@@ -587,7 +650,10 @@ class WatchlistIndex:
             singles += info.singles
             common_by_pos.append(info.commons)
         for left, right in pairwise(tokens):
-            singles += self._joined_probes(left, right)
+            joined = known("\x00" + left + right)
+            singles += joined.singles if joined is not None else self._joined_probes(left, right)
+        if not singles and not any(common_by_pos):
+            return []  # no query token is near any listed token: what the general path below finds too
         pair_probes: list[int] = []
         pair_weights: list[float] = []
         for i, j in combinations(range(len(tokens)), 2):
@@ -604,13 +670,15 @@ class WatchlistIndex:
         skipped: list[_Probe] = []
         read: list[_Probe] = []
         spent = 0.0
+        to_read = 0  # postings read, in name ids
         for probe in sorted(singles, reverse=True):
             if probe[0] >= _SKIP_MIN_DF and spent + probe[1] < budget:
                 skipped.append(probe)
                 spent += probe[1]
             else:
                 read.append(probe)
-        if singles and sum(p[0] for p in read) + len(pair_probes) * 64 <= _PYTHON_PATH_MAX:
+                to_read += probe[0]
+        if singles and to_read + len(pair_probes) * 64 <= _PYTHON_PATH_MAX:
             return self._rank_small(read, skipped, pair_probes, pair_weights, budget, spent)
         parts: list[npt.NDArray[np.int32]] = []
         weights: list[npt.NDArray[np.float64]] = []
@@ -663,15 +731,19 @@ class WatchlistIndex:
                     pair_probes: list[int], pair_weights: list[float], budget: float, spent: float) -> list[int]:
         """`candidates` for the usual query whose postings are short: plain Python beats numpy's per-call cost."""
         totals: dict[int, float] = {}
+        cached = self._posting_cache[0].get
         if read and read[0][2] == 0:  # the longest posting, first: token postings hold a name once, so 0.0 + w
             _, w, _, key = read[0]
-            totals = dict.fromkeys(self._posting(0, key).tolist(), w)
+            totals = dict.fromkeys(cached(key) or self._posting_list(0, key), w)
             read = read[1:]
-        get = totals.get
-        for _, w, table_id, key in read:
-            for n in self._posting(table_id, key).tolist():
-                totals[n] = get(n, 0.0) + w
+        for _, w, table_id, key in read:  # a name's first weight is stored as is: 0.0 + w is w
+            for n in (table_id == 0 and cached(key)) or self._posting_list(table_id, key):
+                if n in totals:
+                    totals[n] += w
+                else:
+                    totals[n] = w
         if pair_probes:
+            get = totals.get
             got, owner = self.pairs.gather(pair_probes, cap=self.common_df * 4)
             for n, o in zip(got.tolist(), owner.tolist(), strict=True):
                 totals[n] = get(n, 0.0) + pair_weights[o]
@@ -685,8 +757,22 @@ class WatchlistIndex:
                     np.minimum(pos, len(posting) - 1, out=pos)
                     for n in arr[posting[pos] == arr].tolist():
                         totals[n] += w
-        ranked = sorted((n for n, t in totals.items() if t >= budget), key=lambda n: (-totals[n], n))
-        return ranked[: self.max_candidates]
+        ranked = sorted([(-t, n) for n, t in totals.items() if t >= budget])  # best total first, then lowest id
+        return [n for _, n in ranked[: self.max_candidates]]
+
+    def _posting_list(self, table_id: int, key: int) -> list[int]:
+        """A posting as a Python list, cached (bounded by the values held): the postings of the
+        vocabulary's variants of common names are read for query after query. Shared: only read."""
+        cache = self._posting_cache[table_id]
+        found = cache.get(key)
+        if found is None:
+            if self._posting_cached >= _POSTING_CACHE_VALUES:
+                for table in self._posting_cache:
+                    table.clear()
+                self._posting_cached = 0
+            found = cache[key] = self._posting(table_id, key).tolist()
+            self._posting_cached += len(found)
+        return found
 
     def name_scores(self, tokens: tuple[str, ...], names: Sequence[int], floor: float = 0.0,
                     token_ids: Sequence[Sequence[int]] | None = None) -> list[float]:
@@ -705,7 +791,8 @@ class WatchlistIndex:
         strings = [self.vocab_list[t] for t in uniq]
         sims = process.cdist(tokens, strings, scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
                              dtype=np.float64)
-        infos = [self._token(t) for t in tokens]
+        known = self._token_cache.get
+        infos = [known(t) or self._token(t) for t in tokens]
         uniq_arr = np.asarray(uniq, np.int64)
         u_phon: list[int] = self.vocab_phon[uniq_arr].tolist()
         matrix: list[list[float]] = sims.tolist()
@@ -777,37 +864,16 @@ class WatchlistIndex:
         """Hits for one traveller, best first. With `threshold=None`, every scored candidate is
         returned (used for ranking metrics); otherwise only hits at or above it."""
         traveller = query if isinstance(query, PreparedTraveller) else prepare_traveller(query)
-        best: dict[int, tuple[float, int]] = {}
-        if traveller.tokens:
-            cands = self.candidates(traveller.tokens)
-            known = self._name_keys(cands)
-            ids = [k[0] for k in known]
-            if len(cands) > 4:  # one C call to drop the hopeless before the careful comparison
-                keys = [k[1] for k in known]
-                kept = process.extract(" ".join(traveller.tokens), keys, scorer=fuzz.token_sort_ratio,
-                                       processor=None, score_cutoff=PREFILTER_RATIO, limit=None)
-                cands = [cands[i] for _, _, i in kept]
-                ids = [ids[i] for _, _, i in kept]
-            floor = self.prefilter if threshold is None else max(self.prefilter, threshold - MAX_NON_DOCUMENT_BONUS)
-            for n_idx, sim in zip(cands, self.name_scores(traveller.tokens, cands, floor, ids), strict=True):
-                if sim < self.prefilter:
-                    continue
-                e_idx = int(self.name_entry[n_idx])
-                if self.name_weak[n_idx]:
-                    sim -= 1e-6  # prefer a strong name of the same entry at equal similarity
-                if e_idx not in best or sim > best[e_idx][0]:
-                    best[e_idx] = (sim, n_idx)
-        doc_entries: set[int] = set()
-        if traveller.document:
-            doc_entries.update(self.doc_exact.get(_h(traveller.document)).tolist())
-            if traveller.document_ocr:
-                doc_entries.update(self.doc_ocr.get(_h(traveller.document_ocr)).tolist())
+        best, viable = self._name_matches(traveller.tokens, threshold) if traveller.tokens else _NO_MATCHES
+        doc_entries = self._document_entries(traveller.document, traveller.document_ocr)
+        if not viable and not doc_entries:
+            return []
         hits: list[Hit] = []
         for e_idx in set(best) | doc_entries:
             sim, n_idx = best.get(e_idx, (0.0, -1))
             if threshold is not None and e_idx not in doc_entries and sim + MAX_NON_DOCUMENT_BONUS < threshold:
                 continue  # cannot reach the threshold: skip building the explanation
-            entry = self.entry(e_idx)
+            entry = self._scoring_entry(e_idx)
             if n_idx < 0 and entry.category is not Category.DOCUMENT and traveller.tokens:
                 sim, n_idx = self._best_name(traveller.tokens, e_idx)
             matched = self._name_text[n_idx] if n_idx >= 0 else None
@@ -818,6 +884,74 @@ class WatchlistIndex:
                 hits.append(_hit(traveller.traveller_id, entry, score, threshold or 0.0, matched, lines))
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
+
+    def may_hit(self, tokens: tuple[str, ...], threshold: float,
+                document_keys: Iterable[tuple[str | None, str | None]]) -> bool:
+        """Whether `screen(..., threshold)` can return anything for these tokens and any of these
+        (exact, OCR-folded) document keys; False is certain, so the caller may skip screening."""
+        if tokens and self._name_matches(tokens, threshold)[1]:
+            return True
+        known = self._doc_filter
+        for doc, ocr in document_keys:
+            if doc and (_h(doc) in known or (ocr and _h(ocr) in known)) and self._document_entries(doc, ocr):
+                return True
+        return False
+
+    def _name_matches(self, tokens: tuple[str, ...], threshold: float | None) -> _NameMatches:
+        """Best listed name per entry for these tokens, and whether any may reach the threshold.
+
+        Depends on the tokens alone, so it is remembered (bounded): names recur in traffic (the
+        same traveller on a resent or updated manifest, the same family on one flight)."""
+        cache = self._match_cache
+        key = (tokens, threshold)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= _MATCH_CACHE_SIZE:
+                cache.clear()
+            best = self._best_names(tokens, threshold)
+            if not best:
+                found = _NO_MATCHES
+            else:
+                found = (best, threshold is None or any(sim + MAX_NON_DOCUMENT_BONUS >= threshold
+                                                        for sim, _ in best.values()))
+            cache[key] = found
+        return found
+
+    def _best_names(self, tokens: tuple[str, ...], threshold: float | None) -> dict[int, tuple[float, int]]:
+        best: dict[int, tuple[float, int]] = {}
+        cands = self.candidates(tokens)
+        if not cands:
+            return best
+        known = self._name_keys(cands)
+        ids = [k[0] for k in known]
+        if len(cands) > 4:  # one C call to drop the hopeless before the careful comparison
+            keys = [k[1] for k in known]
+            kept = process.extract(" ".join(tokens), keys, scorer=fuzz.token_sort_ratio,
+                                   processor=None, score_cutoff=PREFILTER_RATIO, limit=None)
+            cands = [cands[i] for _, _, i in kept]
+            ids = [ids[i] for _, _, i in kept]
+        floor = self.prefilter if threshold is None else max(self.prefilter, threshold - MAX_NON_DOCUMENT_BONUS)
+        for n_idx, sim in zip(cands, self.name_scores(tokens, cands, floor, ids), strict=True):
+            if sim < self.prefilter:
+                continue
+            e_idx = int(self.name_entry[n_idx])
+            if self.name_weak[n_idx]:
+                sim -= 1e-6  # prefer a strong name of the same entry at equal similarity
+            if e_idx not in best or sim > best[e_idx][0]:
+                best[e_idx] = (sim, n_idx)
+        return best
+
+    def _document_entries(self, document: str | None, document_ocr: str | None) -> set[int]:
+        doc_entries: set[int] = set()
+        if document:
+            key = _h(document)
+            if key in self._doc_filter:
+                doc_entries.update(self.doc_exact.get(key).tolist())
+            if document_ocr:
+                key = _h(document_ocr)
+                if key in self._doc_filter:
+                    doc_entries.update(self.doc_ocr.get(key).tolist())
+        return doc_entries
 
     def _best_name(self, tokens: tuple[str, ...], e_idx: int) -> tuple[float, int]:
         names = list(self.names_of(e_idx))

@@ -49,6 +49,37 @@ _APOSTROPHES = re.compile(r"['’‘ʼʻ`´]")
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
 
+def _honorific_heads() -> frozenset[str] | None:
+    """Lower-case first words an honorific that rigour strips can start with ("mr", "mr.", "his" ...).
+
+    rigour builds its pattern `^\\W*((PREFIX|...)\\.?\\s+)*` from this list (see its docstring): it strips
+    something from a name that starts with a word character only if the name's first word is a
+    prefix (with or without a dot), or the first word of a prefix of several words. None when this
+    rigour does not publish the list: every name then goes through the pattern."""
+    try:
+        from rigour._core import person_name_prefixes_list
+    except ImportError:
+        return None
+    heads: set[str] = set()
+    for prefix in person_name_prefixes_list():
+        words = prefix.lower().replace("ı", "i").replace("ſ", "s").split(maxsplit=1)  # the pattern's i/s folds
+        heads.update(words[:1] if len(words) > 1 else (words[0], words[0] + "."))
+    return frozenset(heads)
+
+
+_HONORIFIC_HEADS = _honorific_heads()
+
+
+def _drop_honorifics(text: str) -> str:
+    """`remove_person_prefixes`, without its long case-insensitive pattern for the usual name, whose
+    first word is plainly no honorific (ASCII: the pattern's case-folding is then plain lower-casing)."""
+    if _HONORIFIC_HEADS is not None and text[:1].isalnum():
+        head = text.split(maxsplit=1)[0]
+        if head.isascii() and head.lower() not in _HONORIFIC_HEADS:
+            return text
+    return remove_person_prefixes(text)
+
+
 def _han_to_pinyin(match: re.Match[str]) -> str:
     return " " + "".join(lazy_pinyin(match.group(0), errors="ignore")) + " "
 
@@ -77,8 +108,11 @@ def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]
     Memoised (bounded LRU): the same names come back for every manifest, and transliteration and
     the honorific regex cost tens of microseconds. The result is a tuple, so callers cannot alter it.
     """
-    text = remove_person_prefixes(text.replace("<", " "))
-    ascii_text = _APOSTROPHES.sub("", to_ascii(text)).upper()
+    text = _drop_honorifics(text.replace("<", " "))
+    ascii_text = to_ascii(text)
+    if "'" in ascii_text or "`" in ascii_text or not ascii_text.isascii():  # the only ASCII apostrophes
+        ascii_text = _APOSTROPHES.sub("", ascii_text)
+    ascii_text = ascii_text.upper()
     raw = [t for t in _NON_ALNUM.split(ascii_text) if t]
     if keep_stop_tokens:
         return tuple(raw)

@@ -7,13 +7,15 @@ the diff (added, removed, changed entry ids). Thresholds are looked up by (list,
 fallbacks. The allowlist is keyed by (list, entry id, a SHA-256 fingerprint of the traveller's
 identifying attributes): a cleared traveller presenting the same attributes is not re-alerted,
 while the same name with another date of birth or document is. The allowlist stores no personal
-data, only the fingerprint and the officer's reason.
+data, only the fingerprint and the officer's reason. The service screens through
+`screen_traveller`: no query model, and no preparation at all for a traveller no list can match.
 """
 
 from __future__ import annotations
 
 import builtins
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -22,7 +24,8 @@ from types import MappingProxyType
 from watchlists.index import WatchlistIndex, prepare_traveller
 from watchlists.loaders.common import LoadResult
 from watchlists.models import Hit, ScreeningQuery, WatchlistEntry
-from watchlists.scoring import PreparedTraveller
+from watchlists.normalise import name_tokens
+from watchlists.scoring import PreparedTraveller, prepare_birth_date, prepare_country, prepare_document, prepare_gender
 
 DEFAULT_THRESHOLD = 0.88
 
@@ -162,23 +165,62 @@ class Screener:
 
     def screen_detailed(self, query: ScreeningQuery | PreparedTraveller, *, limit: int = 10) -> ScreeningOutcome:
         traveller = query if isinstance(query, PreparedTraveller) else prepare_traveller(query)
-        fingerprint = traveller_fingerprint(traveller) if self._clearances else ""
+        return self._screen(self._lists, traveller, limit)
+
+    def _screen(self, lists: MappingProxyType[str, ListSnapshot], traveller: PreparedTraveller,
+                limit: int) -> ScreeningOutcome:
+        clearances = self._clearances
+        fingerprint: str | None = None  # worked out for the first hit only: most travellers have none
         floor = self.thresholds.floor
         hits: list[Hit] = []
         suppressed: list[SuppressedHit] = []
-        for snapshot in self._lists.values():
+        for snapshot in lists.values():
             for hit in snapshot.index.screen(traveller, floor, limit=limit):
                 threshold = self.thresholds.for_entry(hit.list, hit.category.value if hit.category else "*")
                 if hit.score < threshold:
                     continue
                 hit = hit.model_copy(update={"threshold": threshold})
-                clearance = self._clearances.get((hit.list, hit.entry_id, fingerprint))
+                clearance = None
+                if clearances:
+                    if fingerprint is None:
+                        fingerprint = traveller_fingerprint(traveller)
+                    clearance = clearances.get((hit.list, hit.entry_id, fingerprint))
                 if clearance is not None:
                     suppressed.append(SuppressedHit(hit=hit, clearance=clearance))
                 else:
                     hits.append(hit)
         hits.sort(key=lambda h: -h.score)
         return ScreeningOutcome(hits=hits[:limit], suppressed=suppressed)
+
+    def screen_traveller(self, traveller_id: str, name: str | None, *, date_of_birth: date | None = None,
+                         nationality: str | None = None, gender: str | None = None,
+                         documents: Sequence[tuple[str | None, str | None]] = (), limit: int = 10) -> list[Hit]:
+        """Hits of one traveller presenting several documents (number, issuing country): `screen` once
+        per document (once without one when there are none), the best hit per entry, best first.
+
+        What a `ScreeningQuery` per document gives, without building one: the traveller whom no list
+        can match (nearly all of them) costs a few cached look-ups."""
+        lists = self._lists  # one version of every list for all the traveller's documents
+        tokens = name_tokens(name) if name else ()
+        docs = [(prepare_document(number), country) for number, country in documents] or [((None, None), None)]
+        floor = self.thresholds.floor
+        keys = [key for key, _ in docs]
+        for snapshot in lists.values():
+            if snapshot.index.may_hit(tokens, floor, keys):
+                break
+        else:
+            return []
+        dob, nat, sex = prepare_birth_date(date_of_birth), prepare_country(nationality), prepare_gender(gender)
+        best: dict[tuple[str, str], Hit] = {}
+        for (doc, doc_ocr), country in docs:
+            traveller = PreparedTraveller(traveller_id=traveller_id, tokens=tokens, dob=dob, nationality=nat,
+                                          gender=sex, document=doc, document_ocr=doc_ocr,
+                                          document_country=prepare_country(country))
+            for hit in self._screen(lists, traveller, limit).hits:
+                k = (hit.list, hit.entry_id)
+                if k not in best or hit.score > best[k].score:
+                    best[k] = hit
+        return sorted(best.values(), key=lambda h: -h.score)
 
     def screen(self, query: ScreeningQuery | PreparedTraveller, *, limit: int = 10) -> list[Hit]:
         return self.screen_detailed(query, limit=limit).hits
