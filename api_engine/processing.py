@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
@@ -58,7 +60,7 @@ from api_engine.events import (
 from api_engine.minimise import minimise_model
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
-from api_engine.store.schema import allowlist
+from api_engine.store.schema import allowlist, watchlist_uploads
 from parsers import Finding, Interchange, Manifest, Severity, TravelDocument, Traveller, read_interchange
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, assemble, part_key
 from parsers.contrl import write_contrl
@@ -111,31 +113,22 @@ class NoScreener:
 
 
 class WatchlistScreener:
-    """Adapts `watchlists.Screener` (one query per traveller and document) to a whole manifest."""
+    """Adapts `watchlists.Screener` to a whole manifest: each traveller once per document he presents."""
 
     def __init__(self, screener: Any) -> None:
         self.screener = screener
 
     def screen(self, manifest: Manifest) -> Sequence[HitLike]:
-        from watchlists import ScreeningQuery
-
+        screen = self.screener.screen_traveller  # no query model per traveller: screening is hot
         out: list[HitLike] = []
         for i, t in enumerate(manifest.travellers):
             if not (t.surname or t.given_names or t.full_name):
                 continue  # listed by reference only (flight close): nothing to screen
-            docs: list[TravelDocument | None] = [d for d in t.documents if d.number] or [None]
-            best: dict[tuple[str, str], Any] = {}
-            for d in docs:
-                query = ScreeningQuery(
-                    id=str(i), surname=t.surname, given_names=" ".join(t.given_names) or None,
-                    full_name=t.full_name, date_of_birth=t.date_of_birth.isoformat() if t.date_of_birth else None,
-                    nationality=t.nationality, gender=t.gender,
-                    document_number=d.number if d else None, document_country=d.issuing_state if d else None)
-                for hit in self.screener.screen(query):
-                    k = (hit.list, hit.entry_id)
-                    if k not in best or hit.score > best[k].score:
-                        best[k] = hit
-            out.extend(sorted(best.values(), key=lambda h: -h.score))
+            # the name a query would display: the full name, else given names then surname
+            name = t.full_name or " ".join(p for p in (" ".join(t.given_names), t.surname) if p)
+            docs: list[TravelDocument] = [d for d in t.documents if d.number]
+            out.extend(screen(str(i), name, date_of_birth=t.date_of_birth, nationality=t.nationality,
+                              gender=t.gender, documents=[(d.number, d.issuing_state) for d in docs]))
         return out
 
 
@@ -338,7 +331,7 @@ def _hit_positions(s: Screened) -> list[tuple[int, HitLike]]:
     return out
 
 
-_SECRET_COLUMN_NAMES = tuple((col, f"travellers.{col}") for col in TRAVELLER_SECRET_COLUMNS)
+_SECRET_COLUMN_NAMES = tuple((col, f"travellers.{col}".encode()) for col in TRAVELLER_SECRET_COLUMNS)
 
 
 class _Outputs:
@@ -361,6 +354,7 @@ class _Outputs:
 
 
 ALLOWLIST_REFRESH_S = 2.0
+UPLOADS_REFRESH_S = 5.0
 
 
 class Processor:
@@ -377,6 +371,9 @@ class Processor:
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
         self._allowlist_seen = 0  # highest allowlist row id installed into the screener
         self._allowlist_checked = -1e9  # monotonic time of the last look at the allowlist table
+        self._uploads_seen = 0  # highest watchlist upload id installed into the screener
+        self._uploads_checked = -1e9
+        self._uploads_task: asyncio.Task[None] | None = None
 
     def _seal_raw(self, value: bytes) -> bytes:
         return self.keyring.encrypt_bytes(value, "raw_messages.raw")
@@ -402,9 +399,15 @@ class Processor:
         profile = load_profile(settings.profile)
         chosen = screener if screener is not None else screener_from_settings(settings)
         store = await Store.open(settings.effective_database_url)
-        return cls(settings, store, profile, chosen, executor)
+        processor = cls(settings, store, profile, chosen, executor)
+        await processor.install_uploads()
+        return processor
 
     async def close(self) -> None:
+        if self._uploads_task is not None and not self._uploads_task.done():
+            self._uploads_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._uploads_task
         await self.store.close()
 
     async def _cpu(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
@@ -445,6 +448,7 @@ class Processor:
                 first.setdefault(rid, i)
         if first:
             await self._refresh_allowlist()
+            await self._watch_uploads()
             preps = await self._cpu(self._prepare_many, [(records[i][0], rid) for rid, i in first.items()])
             work = [(rid, prep, records[i][0], records[i][1]) for (rid, i), prep in zip(first.items(), preps,
                                                                                         strict=True)]
@@ -481,7 +485,7 @@ class Processor:
         counts: dict[int, int] = {}
         for idx, _ in _hit_positions(s):
             counts[idx] = counts.get(idx, 0) + 1
-        encrypt = self.keyring.encrypt_text
+        encrypt = self.keyring.encrypt_fields
         rows: list[dict[str, Any]] = []
         views: list[dict[str, Any]] = []
         for i, t in enumerate(s.manifest.travellers):
@@ -493,13 +497,50 @@ class Processor:
                 "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
                 "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
                 "traveller_json": s.traveller_json[i]}
-            for col, aad in _SECRET_COLUMN_NAMES:
-                value = row[col]
-                row[col] = encrypt(value if isinstance(value, str) else None, aad)
+            encrypt(row, _SECRET_COLUMN_NAMES)
             rows.append(row)
             views.append({"traveller_ref": f"{uid}:{i}", "role": t.role, "hit": i in counts,
                           "hit_count": counts.get(i, 0), **_identity(t)})
         s.rows, s.views = rows, views
+
+    async def _watch_uploads(self) -> None:
+        """Every few seconds, start installing lists uploaded in the console since the last look.
+
+        The new index is built on a thread of its own while records go on being screened against the
+        lists in force; the swap is atomic (`watchlists.Screener.replace_list`)."""
+        now_m = time.monotonic()
+        if now_m - self._uploads_checked < UPLOADS_REFRESH_S:
+            return
+        self._uploads_checked = now_m
+        if self._uploads_task is None or self._uploads_task.done():
+            self._uploads_task = asyncio.create_task(self.install_uploads())
+
+    async def install_uploads(self) -> None:
+        """Install the accepted console uploads not installed yet, oldest first (the latest version of a
+        list wins). A kept file that cannot be read is logged and skipped, never retried in a loop."""
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(watchlist_uploads.c.id, watchlist_uploads.c.list_name, watchlist_uploads.c.path)
+                .where(watchlist_uploads.c.id > self._uploads_seen, watchlist_uploads.c.accepted.is_(True))
+                .order_by(watchlist_uploads.c.id))).all()
+        if not rows:
+            return
+        if not hasattr(getattr(self.screener, "screener", None), "replace_list"):
+            from watchlists import Screener as ListScreener
+
+            self.screener = WatchlistScreener(ListScreener())  # no list in the settings: uploads only
+        lists = self.screener.screener  # type: ignore[attr-defined]
+        from watchlists.loaders.national import load_national
+
+        for row in rows:
+            try:
+                result = await asyncio.to_thread(load_national, Path(row.path or ""), jsonl=False)
+                diff = await asyncio.to_thread(lists.replace_list, result)
+            except (OSError, ValueError) as exc:  # unreadable file or content
+                log.warning("watchlist upload %d (%s) not installed: %s", row.id, row.list_name, type(exc).__name__)
+            else:
+                log.info("watchlist upload %d installed: %s", row.id, diff.summary())
+            self._uploads_seen = max(self._uploads_seen, row.id)
 
     async def _refresh_allowlist(self) -> None:
         """Clearances officers recorded in the console stop repeat alerts here (looked up every few seconds)."""

@@ -4,7 +4,8 @@ Strategy: the console loads the lists itself (the same loaders as the processor)
 versions and entry counts and to put the listed entry beside a hit's explanation. An upload is
 validated by the national-format loader into a report (entries, rejected rows with line and
 reason, the diff against the version loaded before); a list with at least one valid entry is kept
-under data_dir/watchlists/ and recorded in `watchlist_uploads`, so the next start loads it too.
+under data_dir/watchlists/ and recorded in `watchlist_uploads`, where the service's processors pick
+it up within seconds (`Processor.install_uploads`).
 Reports never carry names: the loader's reasons name lines and ids only.
 """
 

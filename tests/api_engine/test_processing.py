@@ -271,6 +271,63 @@ async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_
         await p.close()
 
 
+NATIONAL_CSV = (b"id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
+                b"N-1,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n")
+
+
+async def test_a_list_uploaded_in_the_console_is_screened_by_the_running_service(store_settings: Settings) -> None:
+    """No list in the settings; a list manager uploads one; the running processor alerts on it within
+    the refresh interval, and a processor started later has it from its first record."""
+    import asyncio
+
+    import api_engine.processing as processing
+    from api_engine.console.catalog import Catalog
+
+    p = await Processor.open(store_settings)
+    try:
+        assert not by_kind(await p.process(PAX, key=b"k"), "alerts")
+        report = await Catalog(p.store, store_settings.data_dir / "watchlists").upload(NATIONAL_CSV, "national.csv",
+                                                                                      "manager1")
+        assert report.accepted
+        processing.UPLOADS_REFRESH_S = 0.0
+        events = await p.process(with_ref(PAX, b"000000001", b"000000002"), key=b"k2")  # starts the install
+        for _ in range(100):
+            if p._uploads_task is None or p._uploads_task.done():
+                break
+            await asyncio.sleep(0.05)
+        events = await p.process(with_ref(PAX, b"000000001", b"000000003"), key=b"k3")
+        [alert] = by_kind(events, "alerts")
+        assert alert["watchlist"] == {**alert["watchlist"], "list": "NATIONAL", "entry_id": "N-1"}
+    finally:
+        processing.UPLOADS_REFRESH_S = 5.0
+        await p.close()
+    restarted = await Processor.open(store_settings)
+    try:
+        [alert] = by_kind(await restarted.process(with_ref(PAX, b"000000001", b"000000004"), key=b"k4"), "alerts")
+        assert alert["watchlist"]["entry_id"] == "N-1"
+    finally:
+        await restarted.close()
+
+
+async def test_an_upload_whose_kept_file_is_gone_is_skipped_and_processing_goes_on(store_settings: Settings,
+                                                                                   caplog: Any) -> None:
+    from api_engine.console.catalog import Catalog
+
+    p = await Processor.open(store_settings)
+    try:
+        await Catalog(p.store, store_settings.data_dir / "watchlists").upload(NATIONAL_CSV, "national.csv", "m1")
+        for kept in (store_settings.data_dir / "watchlists").iterdir():
+            kept.unlink()
+        with caplog.at_level(logging.WARNING, logger="api_engine.processing"):
+            await p.install_uploads()
+            await p.install_uploads()  # skipped once, not retried
+        assert caplog.text.count("not installed") == 1 and "SMITH" not in caplog.text
+        events = await p.process(PAX, key=b"k")
+        assert by_kind(events, "manifests") and not by_kind(events, "alerts")
+    finally:
+        await p.close()
+
+
 async def test_a_batch_gives_what_one_at_a_time_gives(tmp_path: Path, database_url: str) -> None:
     """Parts out of order, a duplicate, a malformed message and a repeated record in ONE batch (one
     transaction) yield the same events, with the same ids, as the same records one by one."""
