@@ -10,6 +10,7 @@ register, outputs) commits or rolls back together.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -20,7 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, event, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -79,6 +80,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _INSERTS: dict[tuple[str, str, tuple[str, ...]], str] = {}
+_OUTPUT_COLUMNS = ("record_id", "position", "kind", "event_id", "key", "value")
 
 
 def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
@@ -91,6 +93,41 @@ def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str
             raise ValueError(f"{dialect.name}: parameters of an INSERT into {table.name} are not positional")
         sql = _INSERTS[key] = str(compiled)
     return sql
+
+
+# The statements of the per-record path, built once: building a statement for every call (`.values(...)`,
+# `.where(...)`) and working out its cache key cost more Python than executing it.
+_SEEN_RECORDS = select(processed_records.c.record_id).where(
+    processed_records.c.record_id.in_(bindparam("ids", expanding=True)))
+_OUTPUTS_OF = (select(output_events.c.record_id, output_events.c.kind, output_events.c.key, output_events.c.value,
+                      output_events.c.event_id)
+               .where(output_events.c.record_id.in_(bindparam("ids", expanding=True)))
+               .order_by(output_events.c.record_id, output_events.c.position))
+_DUP_BY_HASH = (select(duplicate_register.c.interchange_id)
+                .where(duplicate_register.c.content_hash == bindparam("content_hash"))
+                .order_by(duplicate_register.c.id).limit(1))
+_DUP_BY_HASH_OR_REF = (select(duplicate_register.c.interchange_id)
+                       .where(or_(duplicate_register.c.content_hash == bindparam("content_hash"),
+                                  (duplicate_register.c.sender == bindparam("sender"))
+                                  & (duplicate_register.c.interchange_ref == bindparam("interchange_ref"))))
+                       .order_by(duplicate_register.c.id).limit(1))
+_REGISTER = insert(duplicate_register)
+_ADD_INTERCHANGE = insert(interchanges).returning(interchanges.c.id)
+_ADD_RAW = insert(raw_messages)
+_ADD_RECORD = insert(processed_records)
+_CURRENT_MANIFEST = {  # by whether the document code is known (`= NULL` would never match)
+    known: select(manifests.c.id, manifests.c.version, manifests.c.uid)
+    .where(manifests.c.flight_key == bindparam("flight_key"),
+           manifests.c.document_code == bindparam("document_code") if known else manifests.c.document_code.is_(None),
+           manifests.c.lane == bindparam("lane"), manifests.c.replaced_by.is_(None))
+    .order_by(manifests.c.version.desc()).limit(1)
+    for known in (True, False)}
+_ADD_MANIFEST = insert(manifests).returning(manifests.c.id)
+_REPLACE_MANIFEST = update(manifests).where(manifests.c.id == bindparam("prev_id")).values(
+    replaced_by=bindparam("new_id"))
+_TRAVELLER_IDS = select(travellers.c.manifest_id, travellers.c.position, travellers.c.id).where(
+    travellers.c.manifest_id.in_(bindparam("ids", expanding=True)))
+_ADD_HITS = insert(hits)
 
 
 class Store:
@@ -134,15 +171,17 @@ class Store:
             self._lock_fd = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self, exclusive: asyncio.Lock | None = None) -> AsyncIterator[AsyncConnection]:
         """One read-write transaction; on a SQLite file, one writer at a time across processes.
 
         SQLite lets one writer in and makes the others poll with growing sleeps (up to 100 ms each)
         until the lock is free; with several workers on one file that idled whole cores. A kernel
         file lock wakes the next writer the moment the previous one commits.
+        `exclusive`, if given, is held from the moment this process may write until the commit: taken
+        after the file lock, so that waiting for another process's writer does not hold it.
         """
         if self._lock_fd is None:
-            async with self.engine.begin() as conn:
+            async with exclusive or contextlib.nullcontext(), self.engine.begin() as conn:
                 yield conn
             return
         fd = self._lock_fd
@@ -154,7 +193,7 @@ class Store:
                 acquiring.add_done_callback(partial(_release_when_taken, fd))
                 raise
             try:
-                async with self.engine.begin() as conn:
+                async with exclusive or contextlib.nullcontext(), self.engine.begin() as conn:
                     yield conn
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -172,15 +211,10 @@ class Store:
         wanted = list(dict.fromkeys(record_ids))
         if not wanted:
             return {}
-        seen = (await conn.execute(select(processed_records.c.record_id)
-                                   .where(processed_records.c.record_id.in_(wanted)))).scalars().all()
+        seen = (await conn.execute(_SEEN_RECORDS, {"ids": wanted})).scalars().all()
         out: dict[str, list[StoredOutput]] = {rid: [] for rid in seen}
         if out:
-            rows = await conn.execute(
-                select(output_events.c.record_id, output_events.c.kind, output_events.c.key, output_events.c.value,
-                       output_events.c.event_id)
-                .where(output_events.c.record_id.in_(list(out)))
-                .order_by(output_events.c.record_id, output_events.c.position))
+            rows = await conn.execute(_OUTPUTS_OF, {"ids": list(out)})
             for r in rows:
                 out[r.record_id].append(StoredOutput(kind=r.kind, key=bytes(r.key), value=bytes(r.value),
                                                      event_id=r.event_id))
@@ -190,40 +224,37 @@ class Store:
     async def find_duplicate(conn: AsyncConnection, sender: str | None, interchange_ref: str | None,
                              content_hash: str) -> int | None:
         """The interchange id registered under the same sender + reference or the same bytes."""
-        cond = duplicate_register.c.content_hash == content_hash
         if sender is not None and interchange_ref is not None:
-            cond = or_(cond, (duplicate_register.c.sender == sender)
-                       & (duplicate_register.c.interchange_ref == interchange_ref))
-        found: int | None = await conn.scalar(
-            select(duplicate_register.c.interchange_id).where(cond).order_by(duplicate_register.c.id).limit(1))
+            found: int | None = await conn.scalar(_DUP_BY_HASH_OR_REF, {
+                "content_hash": content_hash, "sender": sender, "interchange_ref": interchange_ref})
+        else:
+            found = await conn.scalar(_DUP_BY_HASH, {"content_hash": content_hash})
         return found
 
     @staticmethod
     async def register(conn: AsyncConnection, sender: str, interchange_ref: str, content_hash: str,
                        interchange_id: int) -> None:
-        await conn.execute(insert(duplicate_register).values(
-            sender=sender, interchange_ref=interchange_ref, content_hash=content_hash,
-            interchange_id=interchange_id, registered_at=now()))
+        await conn.execute(_REGISTER, {
+            "sender": sender, "interchange_ref": interchange_ref, "content_hash": content_hash,
+            "interchange_id": interchange_id, "registered_at": now()})
 
     @staticmethod
     async def add_interchange(conn: AsyncConnection, raw: bytes, **values: Any) -> int:
         """The received interchange and, in its own table (for retention), its raw bytes."""
         values.setdefault("size", len(raw))  # the caller may store sealed bytes and give the original size
-        new_id: int = (await conn.execute(
-            insert(interchanges).values(received_at=now(), **values)
-            .returning(interchanges.c.id))).scalar_one()
-        await conn.execute(insert(raw_messages).values(interchange_id=new_id, raw=raw))
+        new_id: int = (await conn.execute(_ADD_INTERCHANGE, {"received_at": now(), **values})).scalar_one()
+        await conn.execute(_ADD_RAW, {"interchange_id": new_id, "raw": raw})
         return new_id
 
     @staticmethod
     async def save_record(conn: AsyncConnection, record_id: str, interchange_id: int | None, outcome: str,
                           outputs: Sequence[StoredOutput]) -> None:
-        await conn.execute(insert(processed_records).values(
-            record_id=record_id, interchange_id=interchange_id, outcome=outcome, created_at=now()))
+        await conn.execute(_ADD_RECORD, {
+            "record_id": record_id, "interchange_id": interchange_id, "outcome": outcome, "created_at": now()})
         if outputs:
-            await conn.execute(insert(output_events), [
-                {"record_id": record_id, "position": i, "kind": o.kind, "event_id": o.event_id,
-                 "key": o.key, "value": o.value} for i, o in enumerate(outputs)])
+            sql = _insert_sql(conn.dialect, output_events, _OUTPUT_COLUMNS)
+            await conn.exec_driver_sql(sql, [(record_id, i, o.kind, o.event_id, o.key, o.value)
+                                             for i, o in enumerate(outputs)])
 
     # ---- multi-part state -----------------------------------------------------------------------
 
@@ -274,17 +305,16 @@ class Store:
         """Insert a manifest version; the current one for the same flight and document is replaced.
 
         Returns (id, version, uid of the version it replaces)."""
-        prev = (await conn.execute(
-            select(manifests.c.id, manifests.c.version, manifests.c.uid)
-            .where(manifests.c.flight_key == values["flight_key"],
-                   manifests.c.document_code == values.get("document_code"),
-                   manifests.c.lane == values["lane"], manifests.c.replaced_by.is_(None))
-            .order_by(manifests.c.version.desc()).limit(1))).first()
+        code = values.get("document_code")
+        params = {"flight_key": values["flight_key"], "lane": values["lane"]}
+        if code is not None:
+            params["document_code"] = code
+        prev = (await conn.execute(_CURRENT_MANIFEST[code is not None], params)).first()
         version = prev.version + 1 if prev is not None else 1
-        new_id: int = (await conn.execute(insert(manifests).values(version=version, created_at=now(), **values)
-                                          .returning(manifests.c.id))).scalar_one()
+        new_id: int = (await conn.execute(_ADD_MANIFEST, {"version": version, "created_at": now(), **values})
+                       ).scalar_one()
         if prev is not None:
-            await conn.execute(update(manifests).where(manifests.c.id == prev.id).values(replaced_by=new_id))
+            await conn.execute(_REPLACE_MANIFEST, {"prev_id": prev.id, "new_id": new_id})
         return new_id, version, prev.uid if prev is not None else None
 
     @staticmethod
@@ -300,15 +330,14 @@ class Store:
         sql = _insert_sql(conn.dialect, travellers, columns)
         await conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
         manifest_ids = {r["manifest_id"] for r in rows}
-        found = await conn.execute(select(travellers.c.manifest_id, travellers.c.position, travellers.c.id)
-                                   .where(travellers.c.manifest_id.in_(manifest_ids)))
+        found = await conn.execute(_TRAVELLER_IDS, {"ids": list(manifest_ids)})
         ids = {(m, p): i for m, p, i in found}
         return [ids[(r["manifest_id"], r["position"])] for r in rows]
 
     @staticmethod
     async def add_hits(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            await conn.execute(insert(hits), [{"created_at": now(), "status": "open", **r} for r in rows])
+            await conn.execute(_ADD_HITS, [{"created_at": now(), "status": "open", **r} for r in rows])
 
     # ---- reading back (tests, console, retention) -----------------------------------------------
 
