@@ -368,6 +368,11 @@ class Processor:
         self.screener = screener
         self.executor = executor
         self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
+        # One heavy thing at a time in this process: preparing a record (on the executor) or a write
+        # transaction. A transaction whose Python half shares the GIL with a preparation takes about
+        # twice as long, and on SQLite every other worker waits for the write lock meanwhile; under a
+        # steady stream that made queues build well below the service's backlog throughput.
+        self._turn = asyncio.Lock()
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
         self._allowlist_seen = 0  # highest allowlist row id installed into the screener
         self._allowlist_checked = -1e9  # monotonic time of the last look at the allowlist table
@@ -449,7 +454,10 @@ class Processor:
         if first:
             await self._refresh_allowlist()
             await self._watch_uploads()
-            preps = await self._cpu(self._prepare_many, [(records[i][0], rid) for rid, i in first.items()])
+            preps = []
+            for rid, i in first.items():  # one record per turn: a waiting transaction waits for one at most
+                async with self._turn:
+                    preps += await self._cpu(self._prepare_many, [(records[i][0], rid)])
             work = [(rid, prep, records[i][0], records[i][1]) for (rid, i), prep in zip(first.items(), preps,
                                                                                         strict=True)]
             try:
@@ -564,7 +572,7 @@ class Processor:
     async def _commit(self, work: Sequence[tuple[str, Prepared, bytes, bytes | None]],
                       source: str) -> dict[str, list[StoredOutput]]:
         """The one transaction of a batch: re-check for replays, apply each record in order, store outputs."""
-        async with self._lock, self.store.transaction() as conn:
+        async with self._lock, self.store.transaction(exclusive=self._turn) as conn:
             stored = await Store.stored_outputs_many(conn, [rid for rid, *_ in work])
             out: dict[str, list[StoredOutput]] = {}
             for rid, prep, value, key in work:

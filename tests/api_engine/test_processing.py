@@ -364,3 +364,48 @@ async def test_a_batch_gives_what_one_at_a_time_gives(tmp_path: Path, database_u
     assert dup_ack["duplicate"] is True and dup_ack["accepted"] is False
     [assembled] = [v for k, _, v in events_of(together)[4] if k == "manifests"]
     assert assembled["complete"] is True and assembled["counts"]["passengers"] == len(assembled["travellers"])
+
+
+async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_path: Path, database_url: str) -> None:
+    """Two lanes' batches at once on one processor (as two partitions of one worker): no record is
+    being prepared on the executor while this process holds a write transaction, so the transaction
+    (and, on SQLite, the other workers waiting for the write lock) is not slowed by sharing the GIL."""
+    import asyncio
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import asynccontextmanager
+
+    executor = ThreadPoolExecutor(max_workers=1)
+    p = await Processor.open(Settings(data_dir=tmp_path, database_url=database_url), executor=executor)
+    preparing: list[tuple[float, float]] = []
+    writing: list[tuple[float, float]] = []
+    prepare_many, transaction = p._prepare_many, p.store.transaction
+
+    def timed_prepare(items: Any) -> Any:
+        started = time.monotonic()
+        try:
+            return prepare_many(items)
+        finally:
+            preparing.append((started, time.monotonic()))
+
+    @asynccontextmanager
+    async def timed_transaction(*args: Any, **kwargs: Any) -> Any:
+        async with transaction(*args, **kwargs) as conn:
+            started = time.monotonic()
+            try:
+                yield conn
+            finally:
+                writing.append((started, time.monotonic()))
+
+    p._prepare_many = timed_prepare  # type: ignore[method-assign]
+    p.store.transaction = timed_transaction  # type: ignore[method-assign]
+    try:
+        lane_a = [(PAX, b"A1"), (with_ref(PAX, b"000000001", b"000000101"), b"A2"), (CREW, b"A3")]
+        lane_b = [(with_ref(PAX, b"000000001", b"000000201"), b"B1"), (PART1, b"B2"), (PART2, b"B3")]
+        results = await asyncio.gather(p.process_batch(lane_a), p.process_batch(lane_b))
+    finally:
+        await p.close()
+        executor.shutdown()
+    assert [len(r) for r in results] == [3, 3] and len(preparing) == 6 and len(writing) == 2
+    overlaps = [(w, c) for w in writing for c in preparing if c[0] < w[1] and w[0] < c[1]]
+    assert overlaps == []
