@@ -6,10 +6,10 @@ every other flight planted from an invented watchlist so alerts flow. Figures:
 
 - baseline: the same messages through `Processor.process_batch` in this process, in batches of
   `max_batch` as a busy worker takes them, no Kafka (the work the service cannot avoid), travellers/s;
-- throughput, per worker count: a backlog of all flights is produced first, then
-  `api-engine serve --workers N` (a subprocess, against an embedded broker started here) drains it;
-  sustained rate = travellers of the manifest events after the first one / time from the first to
-  the last (the ~5 s Tansu group join is excluded);
+- throughput, per worker count: `api-engine serve --workers N` (a subprocess, against an embedded
+  broker started here) is started, and once every worker holds its partitions (the ~5 s Tansu group
+  join is excluded) all flights are produced at once and drained; sustained rate = travellers of
+  the manifest events after the first one / time from the first to the last;
 - latency, with the largest worker count, at `--load` (default 0.5) of the rate it sustained:
   messages are produced at a steady pace, and produce→alert (and produce→manifest) are taken at
   the moment this process reads the event; p50 and p99.
@@ -265,11 +265,15 @@ def pct(values: list[float], q: int) -> float:
 async def throughput(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path) -> float:
     settings = await fresh_settings(bootstrap, work / f"store-w{workers}", watchlist)
     await ensure_topics(settings, bootstrap)
-    await produce(settings, messages)
     follower = Follower(settings)
     await follower.start()
-    service = start_service(settings, workers, work / f"service-w{workers}.log")
+    log = work / f"service-w{workers}.log"
+    service = start_service(settings, workers, log)
     try:
+        # Every worker holds its share of the partitions before the backlog arrives: a member joining
+        # later would leave the first one alone with all the work until the group rebalances.
+        await wait_group_settled(log, workers, settings.kafka_partitions, timeout_s=90)
+        await produce(settings, messages)
         await follower.wait_manifests(len(messages), timeout_s=600)
     finally:
         stop_service(service)
