@@ -454,12 +454,11 @@ class Processor:
         if first:
             await self._refresh_allowlist()
             await self._watch_uploads()
-            preps = []
+            work = []
             for rid, i in first.items():  # one record per turn: a waiting transaction waits for one at most
                 async with self._turn:
-                    preps += await self._cpu(self._prepare_many, [(records[i][0], rid)])
-            work = [(rid, prep, records[i][0], records[i][1]) for (rid, i), prep in zip(first.items(), preps,
-                                                                                        strict=True)]
+                    prep = await self._cpu(self._prepare, records[i][0], rid)
+                work.append((rid, prep, records[i][0], records[i][1]))
             try:
                 applied = await self._commit(work, source)
             except IntegrityError:
@@ -476,16 +475,13 @@ class Processor:
                     results[i] = applied[rid]
         return [[_to_event(o) for o in r or []] for r in results]
 
-    def _prepare_many(self, items: list[tuple[bytes, str]]) -> list[Prepared]:
-        """The CPU half for a batch (runs in the executor): prepare, then seal what the store will keep."""
-        out = []
-        for value, rid in items:
-            prep = prepare(value, self.profile, self.screener, control_ref=rid[:14])
-            prep.sealed = self._seal_raw(value)
-            for s in prep.singles:
-                self._seal_screened(rid, s)
-            out.append(prep)
-        return out
+    def _prepare(self, value: bytes, rid: str) -> Prepared:
+        """The CPU half of a record (runs in the executor): prepare, then seal what the store will keep."""
+        prep = prepare(value, self.profile, self.screener, control_ref=rid[:14])
+        prep.sealed = self._seal_raw(value)
+        for s in prep.singles:
+            self._seal_screened(rid, s)
+        return prep
 
     def _seal_screened(self, rid: str, s: Screened) -> None:
         """Traveller rows with their identifying columns encrypted, and the manifest's traveller views."""

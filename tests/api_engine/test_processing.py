@@ -379,12 +379,12 @@ async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_pat
     p = await Processor.open(Settings(data_dir=tmp_path, database_url=database_url), executor=executor)
     preparing: list[tuple[float, float]] = []
     writing: list[tuple[float, float]] = []
-    prepare_many, transaction = p._prepare_many, p.store.transaction
+    prepare_one, transaction = p._prepare, p.store.transaction
 
-    def timed_prepare(items: Any) -> Any:
+    def timed_prepare(value: bytes, rid: str) -> Any:
         started = time.monotonic()
         try:
-            return prepare_many(items)
+            return prepare_one(value, rid)
         finally:
             preparing.append((started, time.monotonic()))
 
@@ -397,7 +397,7 @@ async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_pat
             finally:
                 writing.append((started, time.monotonic()))
 
-    p._prepare_many = timed_prepare  # type: ignore[method-assign]
+    p._prepare = timed_prepare  # type: ignore[method-assign]
     p.store.transaction = timed_transaction  # type: ignore[method-assign]
     try:
         lane_a = [(PAX, b"A1"), (with_ref(PAX, b"000000001", b"000000101"), b"A2"), (CREW, b"A3")]
