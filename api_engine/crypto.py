@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 if TYPE_CHECKING:
     from api_engine.settings import Settings
 
-__all__ = ["KEY_FILE", "DecryptionError", "Keyring", "keyring_from_settings", "new_key", "pseudonym",
-           "reveal_traveller"]
+__all__ = ["IDENTITY_COLUMNS", "KEY_FILE", "DecryptionError", "Keyring", "identity_from_record",
+           "keyring_from_settings", "new_key", "open_traveller_secrets", "pseudonym", "reveal_traveller"]
 
 log = logging.getLogger("api_engine.crypto")
 
@@ -245,12 +245,48 @@ def keyring_from_settings(settings: Settings) -> Keyring:
     return ring
 
 
+# The identifying columns a traveller row can be read from its full record (`traveller_json`). A row
+# written since the record became the one sealed copy of the traveller leaves them NULL (one
+# encryption per traveller instead of seven); retention writes their pseudonyms into them.
+IDENTITY_COLUMNS = ("surname", "given_names", "date_of_birth", "doc_number", "ref_abo", "ref_avf")
+
+
+def identity_from_record(record: Mapping[str, Any]) -> dict[str, str | None]:
+    """The identity columns as a traveller record (the parser's `Traveller`, as JSON) gives them.
+
+    The document is the first one that is not a visa (as the row's doc_type/doc_issuing_state)."""
+    docs = [d for d in record.get("documents") or [] if isinstance(d, dict)]
+    doc = next((d for d in docs if d.get("doc_type") != "V"), docs[0] if docs else None)
+    refs = record.get("references") or {}
+    given = [str(g) for g in record.get("given_names") or []]
+    return {"surname": record.get("surname"), "given_names": " ".join(given) or None,
+            "date_of_birth": record.get("date_of_birth"), "doc_number": doc.get("number") if doc else None,
+            "ref_abo": (refs.get("ABO") or [None])[0], "ref_avf": (refs.get("AVF") or [None])[0]}
+
+
+def open_traveller_secrets(row: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
+    """The identifying columns of a `travellers` row, decrypted, with those left NULL read from the
+    (decrypted) full record."""
+    plain = {c: keyring.decrypt_text(row[c], f"travellers.{c}") if isinstance(row.get(c), str) else row.get(c)
+             for c in TRAVELLER_SECRET_COLUMNS}
+    record = plain.get("traveller_json")
+    if record and any(plain[c] is None for c in IDENTITY_COLUMNS):
+        derived = identity_from_record(json.loads(record))
+        for c in IDENTITY_COLUMNS:
+            if plain[c] is None:
+                plain[c] = derived[c]
+    return plain
+
+
 def reveal_traveller(row: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
     """A `travellers` row with its identifying columns decrypted (for the audited views that need them)."""
     out = dict(row)
-    for col in TRAVELLER_SECRET_COLUMNS:
-        if col in out and isinstance(out[col], str):
-            out[col] = keyring.decrypt_text(out[col], f"travellers.{col}")
+    if "traveller_json" in out:
+        out.update(open_traveller_secrets(out, keyring))
+    else:  # a partial row: the columns it has
+        for col in TRAVELLER_SECRET_COLUMNS:
+            if col in out and isinstance(out[col], str):
+                out[col] = keyring.decrypt_text(out[col], f"travellers.{col}")
     return out
 
 

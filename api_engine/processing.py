@@ -40,7 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api_engine.crypto import TRAVELLER_SECRET_COLUMNS, Keyring, keyring_from_settings
+from api_engine.crypto import Keyring, keyring_from_settings
 from api_engine.events import (
     AckEvent,
     AlertEvent,
@@ -331,7 +331,7 @@ def _hit_positions(s: Screened) -> list[tuple[int, HitLike]]:
     return out
 
 
-_SECRET_COLUMN_NAMES = tuple((col, f"travellers.{col}".encode()) for col in TRAVELLER_SECRET_COLUMNS)
+_SEALED_RECORD = (("traveller_json", b"travellers.traveller_json"),)
 
 
 class _Outputs:
@@ -493,15 +493,14 @@ class Processor:
         rows: list[dict[str, Any]] = []
         views: list[dict[str, Any]] = []
         for i, t in enumerate(s.manifest.travellers):
-            doc_type, doc_number, doc_state = _primary_document(t)
+            doc_type, _, doc_state = _primary_document(t)
+            # The identifying columns stay NULL: the full record is the one sealed copy of the
+            # traveller (crypto.open_traveller_secrets reads them from it).
             row: dict[str, Any] = {
                 "position": i, "ref": f"{uid}:{i}", "role": t.role, "party_function": t.party_function[:3],
-                "surname": t.surname, "given_names": " ".join(t.given_names) or None,
-                "date_of_birth": t.date_of_birth.isoformat() if t.date_of_birth else None,
-                "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type, "doc_number": doc_number,
-                "doc_issuing_state": doc_state, "ref_abo": t.abo, "ref_avf": t.avf,
-                "traveller_json": s.traveller_json[i]}
-            encrypt(row, _SECRET_COLUMN_NAMES)
+                "gender": t.gender, "nationality": t.nationality, "doc_type": doc_type,
+                "doc_issuing_state": doc_state, "traveller_json": s.traveller_json[i]}
+            encrypt(row, _SEALED_RECORD)
             rows.append(row)
             views.append({"traveller_ref": f"{uid}:{i}", "role": t.role, "hit": i in counts,
                           "hit_count": counts.get(i, 0), **_identity(t)})

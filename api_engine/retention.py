@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from api_engine.audit import AuditTrail
-from api_engine.crypto import TRAVELLER_SECRET_COLUMNS, Keyring, keyring_from_settings
+from api_engine.crypto import TRAVELLER_SECRET_COLUMNS, Keyring, keyring_from_settings, open_traveller_secrets
 from api_engine.settings import Settings
 from api_engine.store import Store
 from api_engine.store.schema import (
@@ -185,8 +185,7 @@ _WIDTH = {"surname": 70, "given_names": 200, "date_of_birth": 10, "doc_number": 
 def depersonalised_traveller(row: Mapping[str, Any], ring: Keyring, *, now: datetime,
                              keep_for_reidentification: bool) -> dict[str, Any]:
     """Column values that replace a traveller's identifying data (pure; the caller writes them)."""
-    plain = {c: ring.decrypt_text(row[c], f"travellers.{c}") if isinstance(row[c], str) else row[c]
-             for c in TRAVELLER_SECRET_COLUMNS}
+    plain = open_traveller_secrets(row, ring)
     out: dict[str, Any] = {c: ring.pseudonym(plain[c], c, _WIDTH[c]) for c in _WIDTH}
     tj = plain.get("traveller_json")
     out["traveller_json"] = json.dumps(_pseudonymise_json(json.loads(tj), ring)) if tj else None
@@ -374,8 +373,7 @@ async def reidentify(store: Store, traveller_ref: str, *, actor: str, role: str,
             identity: dict[str, Any] = json.loads(keyring.decrypt_bytes(bytes(row["reid_sealed"]),
                                                                         "travellers.reid_sealed"))
         elif row["pseudonymised_at"] is None:
-            identity = {c: keyring.decrypt_text(row[c], f"travellers.{c}") if isinstance(row[c], str) else row[c]
-                        for c in TRAVELLER_SECRET_COLUMNS}
+            identity = open_traveller_secrets(dict(row), keyring)
         else:
             raise LookupError(f"traveller {traveller_ref} was depersonalised without a re-identification copy")
         await trail.append(actor=actor, action="traveller.reidentify", subject=f"traveller:{traveller_ref}",

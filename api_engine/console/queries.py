@@ -97,8 +97,8 @@ def _alert_select() -> Any:
     return (select(hits.c.id, hits.c.status, hits.c.score, hits.c.threshold, hits.c.list, hits.c.entry_id,
                    hits.c.category, hits.c.created_at, hits.c.explanation, hits.c.traveller_id,
                    travellers.c.ref, travellers.c.surname, travellers.c.given_names, travellers.c.nationality,
-                   travellers.c.date_of_birth, travellers.c.role, manifests.c.uid, manifests.c.flight_key,
-                   manifests.c.header_json)
+                   travellers.c.date_of_birth, travellers.c.traveller_json, travellers.c.role, manifests.c.uid,
+                   manifests.c.flight_key, manifests.c.header_json)
             .select_from(hits.join(travellers, travellers.c.id == hits.c.traveller_id)
                          .join(manifests, manifests.c.id == hits.c.manifest_id)))
 

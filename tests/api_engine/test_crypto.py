@@ -68,3 +68,25 @@ def test_key_from_settings_or_generated_file(tmp_path: object) -> None:
     generated = keyring_from_settings(Settings(data_dir=data_dir))
     assert (data_dir / "data-keys.json").stat().st_mode & 0o077 == 0  # readable by the owner only
     assert keyring_from_settings(Settings(data_dir=data_dir)).current == generated.current
+
+
+def test_a_travellers_identity_columns_are_read_from_its_one_sealed_record() -> None:
+    """The row keeps the identity only inside the sealed record; the columns an officer sees come from it
+    (the document shown is the first that is not a visa), and a pseudonym written by retention wins."""
+    from datetime import date
+
+    from api_engine.crypto import open_traveller_secrets
+    from parsers import TravelDocument, Traveller
+
+    ring = Keyring.generate()
+    t = Traveller(role="passenger", party_function="FL", surname="O'BRIEN", given_names=["ANN", "MARY"],
+                  date_of_birth=date(1980, 2, 29), references={"ABO": ["DCS77"], "AVF": ["QX2Z9K"]},
+                  documents=[TravelDocument(doc_type="V", number="V111", issuing_state="USA"),
+                             TravelDocument(doc_type="P", number="P222", issuing_state="IRL")])
+    row = {"surname": None, "given_names": None, "date_of_birth": None, "doc_number": None, "ref_abo": None,
+           "ref_avf": None, "traveller_json": ring.encrypt_text(t.model_dump_json(), "travellers.traveller_json")}
+    opened = open_traveller_secrets(row, ring)
+    assert {k: opened[k] for k in ("surname", "given_names", "date_of_birth", "doc_number", "ref_abo", "ref_avf")} == {
+        "surname": "O'BRIEN", "given_names": "ANN MARY", "date_of_birth": "1980-02-29", "doc_number": "P222",
+        "ref_abo": "DCS77", "ref_avf": "QX2Z9K"}
+    assert open_traveller_secrets({**row, "surname": "#PSEUDO"}, ring)["surname"] == "#PSEUDO"

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from api_engine.crypto import open_traveller_secrets
 from api_engine.events import OutputEvent
 from api_engine.processing import Processor
 from api_engine.settings import Settings
@@ -86,7 +87,14 @@ async def test_examples_are_stored_and_answered_with_ack_and_minimised_manifest(
     assert await processor.store.count("manifests") == 2
     assert await processor.store.count("travellers") == 3
     rows = await processor.store.rows("travellers")
-    assert all(r["surname"] and r["doc_number"] and r["traveller_json"] for r in rows)
+    # One sealed copy of each traveller: the identity columns are read from the record, never stored beside it.
+    assert all(r["traveller_json"].startswith("enc1:") and r["surname"] is None and r["doc_number"] is None
+               for r in rows)
+    opened = [open_traveller_secrets(r, processor.keyring) for r in rows]
+    assert all(o["surname"] and o["doc_number"] and o["date_of_birth"] for o in opened)
+    member = by_kind(crew, "manifests")[0]["travellers"][0]
+    assert (member["surname"], member["documents"][0]["number"], member["date_of_birth"]) in {
+        (o["surname"], o["doc_number"], o["date_of_birth"]) for o in opened}
     assert await processor.store.count("raw_messages") == 2
 
 

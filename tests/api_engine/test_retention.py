@@ -25,7 +25,7 @@ from sqlalchemy import LargeBinary, String, Text, select, update
 
 from api_engine.audit import AuditTrail
 from api_engine.cli import main
-from api_engine.crypto import Keyring, keyring_from_settings
+from api_engine.crypto import Keyring, keyring_from_settings, open_traveller_secrets
 from api_engine.processing import Processor
 from api_engine.retention import ReidentificationRefused, load_policy, reidentify, run_retention
 from api_engine.settings import Settings
@@ -150,7 +150,7 @@ async def test_border_retention_leaves_no_identifying_value_but_keeps_the_confir
     # The confirmed hit is case data: its traveller and hit stay, readable (5 years on the border rules).
     assert await leftovers(store, ring, hit_values)
     [kept] = await store.rows("travellers")
-    assert ring.decrypt_text(kept["surname"], "travellers.surname") == HIT_SURNAME
+    assert open_traveller_secrets(kept, ring)["surname"] == HIT_SURNAME
     assert await store.count("hits") == 1
     # Statistics survive: the manifests keep their counts.
     assert sum(m["passengers"] for m in await store.rows("manifests")) >= 2
@@ -224,12 +224,12 @@ async def test_key_rotation_reencrypts_everything(loaded: Processor, store_setti
     new = keyring_from_settings(store_settings)
     assert new.current != old.current and list(new.keys) == [new.current] and result["rewritten"]["travellers"] > 0
     rows = await loaded.store.rows("travellers")
-    assert all(new.key_id_of(r["surname"]) == new.current for r in rows if r["surname"])
-    names = {new.decrypt_text(r["surname"], "travellers.surname") for r in rows}
+    assert rows and all(new.key_id_of(r["traveller_json"]) == new.current for r in rows)
+    names = {open_traveller_secrets(r, new)["surname"] for r in rows}
     assert HIT_SURNAME in names
     async with loaded.store.engine.connect() as conn:
-        raw = (await conn.execute(select(travellers.c.doc_number))).scalars().all()
-    assert all(v is None or v.startswith("enc1:") for v in raw)
+        raw = (await conn.execute(select(travellers.c.traveller_json))).scalars().all()
+    assert raw and all(v.startswith("enc1:") for v in raw)
 
 
 async def test_the_service_runs_the_retention_job_on_its_own_clock(tmp_path: Path) -> None:
