@@ -735,12 +735,13 @@ class Processor:
             header_json=s.header_json, **_clocks(m))
         if s.multipart:
             await Store.link_assembly(conn, kh, manifest_id)
-        traveller_ids = await Store.add_travellers(conn, [{"manifest_id": manifest_id, **r} for r in s.rows])
+        positions = _hit_positions(s)
+        traveller_ids = await Store.add_travellers(conn, manifest_id, s.rows, [idx for idx, _ in positions])
 
         flight = _flight(m)
         alerts: list[AlertEvent] = []
         hit_rows = []
-        for idx, h in _hit_positions(s):
+        for idx, h in positions:
             explanation = [HitFeature(feature=f.feature, outcome=f.outcome, contribution=f.contribution,
                                       detail=f.detail) for f in getattr(h, "explanation", [])]
             explain = getattr(h, "explain", None)

@@ -125,8 +125,9 @@ _CURRENT_MANIFEST = {  # by whether the document code is known (`= NULL` would n
 _ADD_MANIFEST = insert(manifests).returning(manifests.c.id)
 _REPLACE_MANIFEST = update(manifests).where(manifests.c.id == bindparam("prev_id")).values(
     replaced_by=bindparam("new_id"))
-_TRAVELLER_IDS = select(travellers.c.manifest_id, travellers.c.position, travellers.c.id).where(
-    travellers.c.manifest_id.in_(bindparam("ids", expanding=True)))
+_TRAVELLER_IDS = select(travellers.c.position, travellers.c.id).where(
+    travellers.c.manifest_id == bindparam("manifest_id"),
+    travellers.c.position.in_(bindparam("positions", expanding=True)))
 _ADD_HITS = insert(hits)
 
 
@@ -318,21 +319,23 @@ class Store:
         return new_id, version, prev.uid if prev is not None else None
 
     @staticmethod
-    async def add_travellers(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert travellers; returns their ids in the order given."""
+    async def add_travellers(conn: AsyncConnection, manifest_id: int, rows: Sequence[Mapping[str, Any]],
+                             want: Sequence[int] = ()) -> dict[int, int]:
+        """Insert the travellers of one manifest (rows of one shape: same keys, same order); returns the
+        ids of those at the positions in `want`."""
         if not rows:
-            return []
-        # One executemany, then one SELECT for the ids: INSERT ... RETURNING in parameter order runs row by
-        # row on SQLite (a round trip per traveller), which cost more than the rest of the record. The
-        # statement is compiled once and fed plain tuples: SQLAlchemy's per-row parameter processing
-        # had cost about a third of the insert.
+            return {}
+        # One executemany, then (only if ids are wanted) one SELECT: INSERT ... RETURNING in parameter
+        # order runs row by row on SQLite (a round trip per traveller), which cost more than the rest of
+        # the record. The statement is compiled once and fed plain tuples: SQLAlchemy's per-row
+        # parameter processing had cost about a third of the insert.
         columns = tuple(rows[0])
-        sql = _insert_sql(conn.dialect, travellers, columns)
-        await conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
-        manifest_ids = {r["manifest_id"] for r in rows}
-        found = await conn.execute(_TRAVELLER_IDS, {"ids": list(manifest_ids)})
-        ids = {(m, p): i for m, p, i in found}
-        return [ids[(r["manifest_id"], r["position"])] for r in rows]
+        sql = _insert_sql(conn.dialect, travellers, ("manifest_id", *columns))
+        await conn.exec_driver_sql(sql, [(manifest_id, *r.values()) for r in rows])
+        if not want:
+            return {}
+        found = await conn.execute(_TRAVELLER_IDS, {"manifest_id": manifest_id, "positions": list(set(want))})
+        return {position: tid for position, tid in found}
 
     @staticmethod
     async def add_hits(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -204,6 +204,8 @@ async def test_hits_become_alerts_with_minimised_identity_and_flag_the_manifest(
         assert manifest["travellers"][0]["traveller_ref"] == alert["traveller_ref"]
         [hit] = await p.store.rows("hits")
         assert hit["entry_id"] == "NAT-42" and hit["alert_event_id"] == alert["event_id"]
+        [listed] = [t for t in await p.store.rows("travellers") if t["id"] == hit["traveller_id"]]
+        assert listed["ref"] == alert["traveller_ref"] and listed["position"] == 0
     finally:
         await p.close()
 
