@@ -281,12 +281,7 @@ def open_traveller_secrets(row: Mapping[str, Any], keyring: Keyring) -> dict[str
 def reveal_traveller(row: Mapping[str, Any], keyring: Keyring) -> dict[str, Any]:
     """A `travellers` row with its identifying columns decrypted (for the audited views that need them)."""
     out = dict(row)
-    if "traveller_json" in out:
-        out.update(open_traveller_secrets(out, keyring))
-    else:  # a partial row: the columns it has
-        for col in TRAVELLER_SECRET_COLUMNS:
-            if col in out and isinstance(out[col], str):
-                out[col] = keyring.decrypt_text(out[col], f"travellers.{col}")
+    out.update(open_traveller_secrets(out, keyring))
     return out
 
 

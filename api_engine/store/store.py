@@ -321,8 +321,8 @@ class Store:
     @staticmethod
     async def add_travellers(conn: AsyncConnection, manifest_id: int, rows: Sequence[Mapping[str, Any]],
                              want: Sequence[int] = ()) -> dict[int, int]:
-        """Insert the travellers of one manifest (rows of one shape: same keys, same order); returns the
-        ids of those at the positions in `want`."""
+        """Insert the travellers of one manifest (rows with the same keys); returns the ids of those at
+        the positions in `want`."""
         if not rows:
             return {}
         # One executemany, then (only if ids are wanted) one SELECT: INSERT ... RETURNING in parameter
@@ -331,7 +331,7 @@ class Store:
         # parameter processing had cost about a third of the insert.
         columns = tuple(rows[0])
         sql = _insert_sql(conn.dialect, travellers, ("manifest_id", *columns))
-        await conn.exec_driver_sql(sql, [(manifest_id, *r.values()) for r in rows])
+        await conn.exec_driver_sql(sql, [(manifest_id, *(r[c] for c in columns)) for r in rows])
         if not want:
             return {}
         found = await conn.execute(_TRAVELLER_IDS, {"manifest_id": manifest_id, "positions": list(set(want))})
