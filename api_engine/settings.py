@@ -59,11 +59,11 @@ class Settings(BaseSettings):
     watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
     profile: str = "baseline"
 
-    # Data protection (api_engine.crypto, api_engine.retention): keys are base64 of 32 bytes.
+    # Data protection (api_engine.protection.crypto, api_engine.protection.retention): keys are base64 of 32 bytes.
     data_key: SecretStr | None = None  # absent: a key file is generated under data_dir (with a warning)
     data_keys_old: Annotated[list[str], NoDecode] = Field(default_factory=list)  # decrypt only, until rotated
     pseudonym_key: SecretStr | None = None  # absent: derived from data_key (or kept in the key file)
-    retention_policy: Path | None = None  # TOML; absent: api_engine/policies/retention.toml
+    retention_policy: Path | None = None  # TOML; absent: api_engine/protection/policies/retention.toml
 
     # Processing.
     workers: int = 1

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
-from api_engine.crypto import Keyring
-from api_engine.retention import load_policy, run_retention
+from api_engine.protection.crypto import Keyring
+from api_engine.protection.retention import load_policy, run_retention
 from api_engine.store import Store
 from api_engine.store.schema import hits, interchanges, manifests, raw_messages, travellers
 

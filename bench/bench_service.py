@@ -40,7 +40,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 
-from api_engine.broker import EmbeddedBroker, ensure_topics
+from api_engine.service.broker import EmbeddedBroker, ensure_topics
 from api_engine.settings import Settings, Topics
 
 _SYLLABLES = ("KA", "LO", "MIR", "DA", "NE", "SU", "TOR", "VI", "RA", "BEL", "QUO", "ZEN")
@@ -132,7 +132,7 @@ async def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path) -> Set
 
 async def baseline(messages: list[Message], settings: Settings) -> float:
     """travellers/s of the processing core alone, in process, no Kafka."""
-    from api_engine.pipeline import open_processor
+    from api_engine.service.pipeline import open_processor
 
     processor = await open_processor(settings)
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
-from api_engine.crypto import keyring_from_settings
+from api_engine.protection.crypto import keyring_from_settings
 from api_engine.settings import Settings
 from api_engine.store import Store
 

@@ -1,4 +1,4 @@
-"""The console's door to the audit trail (api_engine.audit, owned by the data-protection work).
+"""The console's door to the audit trail (api_engine.protection.audit, owned by the data-protection work).
 
 Strategy: looked up at run time so the console starts whether or not the trail is installed, but
 every action that must be audited (full manifest view, decisions, list uploads) fails closed with
@@ -34,9 +34,9 @@ class AuditTrailLike(Protocol):
 
 def open_trail(store: Store) -> AuditTrailLike | None:
     try:
-        module = importlib.import_module("api_engine.audit")
+        module = importlib.import_module("api_engine.protection.audit")
     except ModuleNotFoundError:
-        log.warning("api_engine.audit is not installed: audited console actions are refused")
+        log.warning("api_engine.protection.audit is not installed: audited console actions are refused")
         return None
     trail: AuditTrailLike = module.AuditTrail(store)
     return trail
@@ -54,7 +54,7 @@ class Auditor:
         if self._trail is None:
             self._trail = open_trail(self.store)
         if self._trail is None:
-            raise AuditUnavailable("the audit trail (api_engine.audit) is not installed")
+            raise AuditUnavailable("the audit trail (api_engine.protection.audit) is not installed")
         return self._trail
 
     @property

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api_engine.crypto import reveal_traveller
+from api_engine.protection.crypto import reveal_traveller
 from api_engine.store.schema import allowlist, hit_decisions, hits, travellers
 from api_engine.store.store import now
 from watchlists import ScreeningQuery, prepare_traveller

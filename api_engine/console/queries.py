@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api_engine.crypto import Keyring, reveal_traveller
+from api_engine.protection.crypto import Keyring, reveal_traveller
 from api_engine.store import Store
 from api_engine.store.schema import hit_decisions, hits, manifests, output_events, processed_records, travellers
 from api_engine.store.store import now

@@ -93,13 +93,13 @@ async def upload(state: ConsoleState, who: Principal, data: bytes, filename: str
 
 
 def _retention() -> tuple[dict[str, Any] | None, str]:
-    """Retention status if api_engine.retention exposes one (`status()` or `retention_status()`)."""
+    """Retention status if api_engine.protection.retention exposes one (`status()` or `retention_status()`)."""
     import importlib
 
     try:
-        module = importlib.import_module("api_engine.retention")
+        module = importlib.import_module("api_engine.protection.retention")
     except ModuleNotFoundError:
-        return None, "api_engine.retention is not installed"
+        return None, "api_engine.protection.retention is not installed"
     for name in ("status", "retention_status", "describe"):
         fn = getattr(module, name, None)
         if callable(fn):
@@ -110,7 +110,7 @@ def _retention() -> tuple[dict[str, Any] | None, str]:
             if hasattr(value, "model_dump"):
                 value = value.model_dump()
             return (value if isinstance(value, dict) else {"status": str(value)}), ""
-    return None, "api_engine.retention exposes no status function"
+    return None, "api_engine.protection.retention exposes no status function"
 
 
 def _plain(entry: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from api_engine.crypto import Keyring
+from api_engine.protection.crypto import Keyring
 from api_engine.settings import Settings
 from api_engine.store import Store
 
@@ -41,4 +41,4 @@ class ConsoleState:
     auditor: Auditor
     catalog: Catalog
     templates: Jinja2Templates
-    keyring: Keyring  # identifying traveller fields are encrypted at rest (api_engine.crypto)
+    keyring: Keyring  # identifying traveller fields are encrypted at rest (api_engine.protection.crypto)

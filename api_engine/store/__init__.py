@@ -1,6 +1,6 @@
 """The store: SQLAlchemy 2 (async) on SQLite or PostgreSQL, schema created by Alembic migrations.
 
-Strategy: `schema` declares the tables, `migrations/` (next to this package) creates them,
+Strategy: `schema` declares the tables, `migrations/` (inside this package) creates them,
 `migrate` runs those migrations from an installed package, `store.Store` holds the engine and the
 queries. Nothing here knows EDIFACT; the processor maps the domain model onto rows.
 """

@@ -42,7 +42,7 @@ Stamp = DateTime(timezone=True)
 
 
 def Sealable(length: int) -> String:
-    """An identifying text column: TEXT on PostgreSQL, wide enough for its AES-GCM ciphertext (api_engine.crypto).
+    """An identifying text column: TEXT on PostgreSQL, wide enough for its AES-GCM ciphertext (protection.crypto).
 
     SQLite does not enforce VARCHAR lengths, so the type stays as declared there."""
     return String(length).with_variant(Text(), "postgresql")
@@ -104,7 +104,7 @@ manifests = Table(
     Column("declared_crew", Integer),
     Column("header_json", Text, nullable=False),  # the manifest without its travellers
     Column("created_at", Stamp, nullable=False),
-    # Retention clocks (api_engine.retention), UTC; NULL when the list does not say: receipt counts then.
+    # Retention clocks (api_engine.protection.retention), UTC; NULL when the list does not say: receipt counts then.
     Column("departs_at", Stamp),
     Column("arrives_at", Stamp),
     Index("ix_manifests_flight_doc", "flight_key", "document_code"),
@@ -199,7 +199,7 @@ output_events = Table(
     UniqueConstraint("record_id", "position", name="uq_output_events_record_position"),
 )
 
-# The audit trail (api_engine.audit): append-only, hash-chained; references only, never personal data.
+# The audit trail (api_engine.protection.audit): append-only, hash-chained; references only, never personal data.
 audit_log = Table(
     "audit_log", metadata,
     Column("seq", Id, primary_key=True, autoincrement=False),  # 1, 2, 3, ... without gaps

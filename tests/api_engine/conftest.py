@@ -66,7 +66,7 @@ def store_settings(database_url: str, tmp_path: _DbPath) -> _DbSettings:
 
 
 # =================================================================================================
-# Kafka broker fixtures (pipeline/service: broker.py, pipeline.py, serve_cmd.py). Strategy: one real
+# Kafka broker fixtures (api_engine/service: broker.py, pipeline.py; api_engine/cli/serve.py). Strategy: one real
 # Tansu broker for the whole session (it starts in ~0.1 s, but group joins take ~5 s, so every test
 # gets a fresh group id and its own topic names instead of a fresh broker). Never a fake client.
 # =================================================================================================
@@ -83,7 +83,7 @@ import pytest as _kafka_pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
 
-from api_engine.broker import EmbeddedBroker, ensure_topics, topic_names
+from api_engine.service.broker import EmbeddedBroker, ensure_topics, topic_names
 from api_engine.settings import Settings, Topics
 
 
@@ -198,7 +198,7 @@ def kafka_io(kafka_settings: Settings) -> KafkaIO:
 @_kafka_asynccontextmanager
 async def running_pipeline(settings: Settings) -> _KafkaAsyncIterator[object]:
     """The real pipeline and processor in the test's event loop, joined to the settings' fresh group."""
-    from api_engine.pipeline import run_worker
+    from api_engine.service.pipeline import run_worker
 
     stop = _kafka_asyncio.Event()
     joined = _kafka_asyncio.Event()

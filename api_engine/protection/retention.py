@@ -1,0 +1,413 @@
+"""Retention that deletes for real: policy as data, depersonalisation, deletion, supervised re-identification.
+
+Strategy: the policy (policies/retention.toml, or the file named by settings) gives, per
+category (raw message, traveller personal data, hit and case data, audit trail) and purpose lane
+(border, law enforcement), a clock (receipt, scheduled departure or arrival) and durations.
+`run_retention` works in batches, one short transaction each, deleting before depersonalising (no
+work spent on rows about to go); every batch only picks rows still due, so a run is idempotent and a
+crashed run resumes where it stopped. Travellers with a hit in a held state (confirmed, escalated)
+follow the case rules; all others the traveller rules. Depersonalisation replaces every identifying
+field (columns and traveller JSON) by keyed HMAC pseudonyms, so counts, joins and distributions
+survive, and keeps one AES-GCM sealed copy for a supervisor's recorded re-identification until the
+row's deletion. Raw bytes, the parts held for assembly and the stored copies of output events are
+deleted on the raw-message clock (a later replay of such a record is recognised and emits nothing).
+Each run appends its counts (never data) to the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Select, bindparam, delete, exists, func, not_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from api_engine.protection.audit import AuditTrail
+from api_engine.protection.crypto import (
+    TRAVELLER_SECRET_COLUMNS,
+    Keyring,
+    keyring_from_settings,
+    open_traveller_secrets,
+)
+from api_engine.settings import Settings
+from api_engine.store import Store
+from api_engine.store.schema import (
+    assembly_parts,
+    hits,
+    interchanges,
+    manifests,
+    output_events,
+    processed_records,
+    raw_messages,
+    travellers,
+)
+
+__all__ = ["ReidentificationRefused", "RetentionPolicy", "RetentionReport", "Rule", "depersonalised_traveller",
+           "load_policy", "parse_duration", "reidentify", "run_retention"]
+
+log = logging.getLogger("api_engine.protection.retention")
+
+LANES = ("border", "law_enforcement")
+CLOCKS = ("receipt", "departure", "arrival")
+REIDENTIFY_ROLES = frozenset({"supervisor"})
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdwy])\s*$")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """"24h", "48h", "183d", "5y" (365 days), or a number of hours."""
+    if isinstance(text, int | float):
+        return timedelta(hours=float(text))
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 24h, 183d, 5y)")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+@dataclass(frozen=True)
+class Rule:
+    clock: str = "receipt"
+    depersonalise_after: timedelta | None = None
+    delete_after: timedelta | None = None
+    source: str = ""
+
+    @classmethod
+    def from_toml(cls, data: Mapping[str, Any], where: str) -> Rule:
+        clock = data.get("clock", "receipt")
+        if clock not in CLOCKS:
+            raise ValueError(f"{where}: clock must be one of {', '.join(CLOCKS)}, not {clock!r}")
+        dep = parse_duration(data["depersonalise_after"]) if "depersonalise_after" in data else None
+        dele = parse_duration(data["delete_after"]) if "delete_after" in data else None
+        if dep is not None and dele is not None and dele < dep:
+            raise ValueError(f"{where}: delete_after must not be shorter than depersonalise_after")
+        return cls(clock=clock, depersonalise_after=dep, delete_after=dele, source=str(data.get("source", "")))
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    raw_message: dict[str, Rule]
+    traveller: dict[str, Rule]
+    case: dict[str, Rule]
+    audit_trail: Rule
+    held_hit_statuses: tuple[str, ...] = ("confirmed", "escalated")
+
+    @classmethod
+    def from_toml(cls, text: str) -> RetentionPolicy:
+        data = tomllib.loads(text)
+
+        def lanes(cat: str) -> dict[str, Rule]:
+            out = {lane: Rule.from_toml(rule, f"{cat}.{lane}") for lane, rule in data.get(cat, {}).items()}
+            unknown = set(out) - set(LANES)
+            if unknown:
+                raise ValueError(f"{cat}: unknown lane(s) {', '.join(sorted(unknown))}")
+            return out
+
+        return cls(raw_message=lanes("raw_message"), traveller=lanes("traveller"), case=lanes("case"),
+                   audit_trail=Rule.from_toml(data.get("audit_trail", {}), "audit_trail"),
+                   held_hit_statuses=tuple(data.get("held_hit_statuses", ("confirmed", "escalated"))))
+
+
+def load_policy(path: Path | None = None) -> RetentionPolicy:
+    """The policy file given, else the packaged defaults."""
+    if path is not None:
+        return RetentionPolicy.from_toml(Path(path).read_text(encoding="utf-8"))
+    text = resources.files("api_engine.protection.policies").joinpath("retention.toml").read_text(encoding="utf-8")
+    return RetentionPolicy.from_toml(text)
+
+
+@dataclass
+class RetentionReport:
+    """What a run removed or would remove: counts per category, never data."""
+
+    now: datetime
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+    def add(self, key: str, n: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+class ReidentificationRefused(PermissionError):
+    """Re-identification needs the supervisor role and a recorded reason."""
+
+
+# ---- depersonalisation of one traveller --------------------------------------------------------------------
+
+_JSON_PSEUDONYMISE = {"surname", "full_name", "matching_key", "birth_place", "date_of_birth", "date_of_birth_raw"}
+_JSON_DROP = {"expiry", "expiry_raw", "issue_date", "issue_date_raw"}
+_ADDRESS_KEEP = {"country"}
+
+
+def _pseudonymise_json(value: Any, ring: Keyring, key: str = "") -> Any:
+    """The traveller JSON with every identifying value replaced; non-identifying fields stay for statistics."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k in _JSON_DROP:
+                out[k] = None
+            elif k == "address" and isinstance(v, dict):
+                out[k] = {ak: av if ak in _ADDRESS_KEEP or av is None else ring.pseudonym(str(av), f"address.{ak}")
+                          for ak, av in v.items()}
+            elif k in _JSON_PSEUDONYMISE and v is not None:
+                out[k] = ring.pseudonym(str(v), k)
+            elif k == "given_names" and isinstance(v, list):
+                out[k] = [ring.pseudonym(str(g), "given_name") for g in v]
+            elif k == "references" and isinstance(v, dict):
+                out[k] = {rk: [ring.pseudonym(str(x), f"ref.{rk}") for x in (rv or [])] for rk, rv in v.items()}
+            elif k in ("documents", "contacts", "bag_tags") and isinstance(v, list):
+                out[k] = [_pseudonymise_item(item, ring, k) for item in v]
+            else:
+                out[k] = v
+        return out
+    return value
+
+
+def _pseudonymise_item(item: Any, ring: Keyring, kind: str) -> Any:
+    if not isinstance(item, dict):
+        return item
+    field_name = {"documents": "number", "contacts": "number", "bag_tags": "first_tag"}[kind]
+    out = {k: (None if k in _JSON_DROP else v) for k, v in item.items()}
+    if out.get(field_name) is not None:
+        out[field_name] = ring.pseudonym(str(out[field_name]), f"{kind}.{field_name}")
+    return out
+
+
+_WIDTH = {"surname": 70, "given_names": 200, "date_of_birth": 10, "doc_number": 35, "ref_abo": 70, "ref_avf": 70}
+
+
+def depersonalised_traveller(row: Mapping[str, Any], ring: Keyring, *, now: datetime,
+                             keep_for_reidentification: bool) -> dict[str, Any]:
+    """Column values that replace a traveller's identifying data (pure; the caller writes them)."""
+    plain = open_traveller_secrets(row, ring)
+    out: dict[str, Any] = {c: ring.pseudonym(plain[c], c, _WIDTH[c]) for c in _WIDTH}
+    tj = plain.get("traveller_json")
+    out["traveller_json"] = json.dumps(_pseudonymise_json(json.loads(tj), ring)) if tj else None
+    out["reid_sealed"] = (ring.encrypt_bytes(json.dumps(plain).encode(), "travellers.reid_sealed")
+                          if keep_for_reidentification else None)
+    out["pseudonymised_at"] = now
+    return out
+
+
+def _scrub_explanation(text: str) -> str:
+    """A hit's feature list without the compared values (the `detail` texts may quote names)."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return "[]"
+    return json.dumps([{k: v for k, v in i.items() if k != "detail"} for i in items if isinstance(i, dict)])
+
+
+# ---- the job -----------------------------------------------------------------------------------------------
+
+
+def _clock(rule: Rule) -> ColumnElement[Any]:
+    if rule.clock == "arrival":
+        return func.coalesce(manifests.c.arrives_at, manifests.c.created_at)
+    if rule.clock == "departure":
+        return func.coalesce(manifests.c.departs_at, manifests.c.created_at)
+    return manifests.c.created_at
+
+
+def _held() -> Any:
+    return exists().where(hits.c.traveller_id == travellers.c.id, hits.c.status.in_(bindparam("held", expanding=True)))
+
+
+def _due(rule: Rule, lane: str, held: bool, cutoff: datetime) -> Select[Any]:
+    """Travellers of one lane and hold state whose clock is at or before the cutoff."""
+    cond = _held() if held else not_(_held())
+    return (select(travellers.c.id).select_from(travellers.join(manifests, travellers.c.manifest_id == manifests.c.id))
+            .where(manifests.c.lane == lane, _clock(rule) <= cutoff, cond))
+
+
+async def _ids(conn: AsyncConnection, query: Select[Any], params: dict[str, Any], limit: int) -> list[int]:
+    return [int(r[0]) for r in await conn.execute(query.order_by(travellers.c.id).limit(limit), params)]
+
+
+async def _count(store: Store, query: Select[Any], params: dict[str, Any]) -> int:
+    async with store.engine.connect() as conn:
+        n: int = (await conn.execute(select(func.count()).select_from(query.subquery()), params)).scalar_one()
+        return n
+
+
+async def run_retention(store: Store, policy: RetentionPolicy, *, now: datetime, dry_run: bool = False,
+                        batch_size: int = 2000, keyring: Keyring | None = None,
+                        actor: str = "retention") -> RetentionReport:
+    """Apply the policy as of `now`: delete, depersonalise, prune the audit trail; audit the counts."""
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    report = RetentionReport(now=now, dry_run=dry_run)
+    params = {"held": list(policy.held_hit_statuses)}
+
+    # 1. Raw bytes, parts held for assembly, stored output copies: on the raw-message clock (receipt).
+    for lane, rule in policy.raw_message.items():
+        if rule.delete_after is None:
+            continue
+        cutoff = now - rule.delete_after
+        expired = select(interchanges.c.id).where(interchanges.c.lane == lane, interchanges.c.received_at <= cutoff)
+        for name, table, key, in_query in (
+                ("raw_messages", raw_messages, raw_messages.c.interchange_id, expired),
+                ("assembly_parts", assembly_parts, assembly_parts.c.interchange_id, expired),
+                ("output_events", output_events, output_events.c.record_id,
+                 select(processed_records.c.record_id).join(interchanges, processed_records.c.interchange_id
+                                                            == interchanges.c.id)
+                 .where(interchanges.c.lane == lane, processed_records.c.created_at <= cutoff))):
+            due = select(key).where(key.in_(in_query))
+            if dry_run:
+                report.add(f"{name}_deleted", await _count(store, due, {}))
+                continue
+            while True:
+                async with store.transaction() as conn:
+                    batch = [r[0] for r in await conn.execute(due.limit(batch_size))]
+                    if batch:
+                        await conn.execute(delete(table).where(key.in_(batch)))
+                report.batches += 1
+                report.add(f"{name}_deleted", len(batch))
+                if len(batch) < batch_size:
+                    break
+
+    # 2. Deletion of travellers (their hits and decisions cascade): non-held on the traveller rules,
+    #    held on the case rules.
+    for category, rules, held in (("travellers", policy.traveller, False), ("case_travellers", policy.case, True)):
+        for lane, rule in rules.items():
+            if rule.delete_after is None:
+                continue
+            due = _due(rule, lane, held, now - rule.delete_after)
+            if dry_run:
+                report.add(f"{category}_deleted", await _count(store, due, params))
+                continue
+            while True:
+                async with store.transaction() as conn:
+                    batch = await _ids(conn, due, params, batch_size)
+                    if batch:
+                        await conn.execute(delete(travellers).where(travellers.c.id.in_(batch)))
+                report.batches += 1
+                report.add(f"{category}_deleted", len(batch))
+                if len(batch) < batch_size:
+                    break
+
+    # 3. Depersonalisation of what is left and due.
+    ring: Keyring | None = keyring
+    for category, rules, held in (("travellers", policy.traveller, False), ("case_travellers", policy.case, True)):
+        for lane, rule in rules.items():
+            if rule.depersonalise_after is None:
+                continue
+            due = _due(rule, lane, held, now - rule.depersonalise_after).where(travellers.c.pseudonymised_at.is_(None))
+            if dry_run:
+                report.add(f"{category}_depersonalised", await _count(store, due, params))
+                continue
+            if ring is None:
+                from api_engine.settings import Settings
+
+                ring = keyring_from_settings(Settings())
+            keep = rule.delete_after is None or rule.delete_after > rule.depersonalise_after
+            n = await _depersonalise(store, due, params, ring, now=now, keep=keep, batch_size=batch_size,
+                                     report=report)
+            report.add(f"{category}_depersonalised", n)
+
+    # 4. The audit trail's own retention.
+    trail = AuditTrail(store)
+    if policy.audit_trail.delete_after is not None and not dry_run:
+        report.add("audit_entries_pruned", await trail.prune(now - policy.audit_trail.delete_after, actor=actor))
+
+    await trail.append(actor=actor, action="retention.dry_run" if dry_run else "retention.run", subject="store",
+                       purpose="storage limitation",
+                       details={"now": now.isoformat(), "counts": dict(sorted(report.counts.items())),
+                                "batches": report.batches})
+    log.info("retention %s as of %s: %s", "dry run" if dry_run else "run", now.isoformat(),
+             ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "nothing due")
+    return report
+
+
+_DEPERSONALISE = (update(travellers).where(travellers.c.id == bindparam("_id"))
+                  .values({c: bindparam(c) for c in (*_WIDTH, "traveller_json", "reid_sealed", "pseudonymised_at")}))
+
+
+async def _depersonalise(store: Store, due: Select[Any], params: dict[str, Any], ring: Keyring, *, now: datetime,
+                         keep: bool, batch_size: int, report: RetentionReport) -> int:
+    cols = [travellers.c.id, *(travellers.c[c] for c in TRAVELLER_SECRET_COLUMNS)]
+    total = 0
+    while True:
+        async with store.transaction() as conn:
+            ids = await _ids(conn, due, params, batch_size)
+            if ids:
+                rows = (await conn.execute(select(*cols).where(travellers.c.id.in_(ids)))).mappings().all()
+                await conn.execute(_DEPERSONALISE, [
+                    {"_id": r["id"], **depersonalised_traveller(dict(r), ring, now=now, keep_for_reidentification=keep)}
+                    for r in rows])
+                expl = (await conn.execute(select(hits.c.id, hits.c.explanation)
+                                           .where(hits.c.traveller_id.in_(ids)))).all()
+                if expl:
+                    await conn.execute(update(hits).where(hits.c.id == bindparam("_id"))
+                                       .values(explanation=bindparam("explanation")),
+                                       [{"_id": h.id, "explanation": _scrub_explanation(h.explanation)} for h in expl])
+        report.batches += 1
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+# ---- re-identification -------------------------------------------------------------------------------------
+
+
+async def reidentify(store: Store, traveller_ref: str, *, actor: str, role: str, reason: str,
+                     keyring: Keyring, purpose: str | None = None) -> dict[str, Any]:
+    """The identifying data behind a depersonalised traveller: supervisors only, with a recorded reason.
+
+    Refusals are audited too. Raises LookupError once the row (and so its sealed copy) is deleted."""
+    trail = AuditTrail(store)
+    if role not in REIDENTIFY_ROLES or not reason or len(reason.strip()) < 5:
+        await trail.append(actor=actor, action="traveller.reidentify_refused", subject=f"traveller:{traveller_ref}",
+                           purpose=purpose, reason=reason or None, details={"role": role})
+        raise ReidentificationRefused("re-identification needs the supervisor role and a stated reason")
+    async with store.transaction() as conn:
+        row = (await conn.execute(select(travellers).where(travellers.c.ref == traveller_ref))).mappings().first()
+        if row is None:
+            raise LookupError(f"traveller {traveller_ref} is not stored (deleted by retention, or never received)")
+        if row["reid_sealed"] is not None:
+            identity: dict[str, Any] = json.loads(keyring.decrypt_bytes(bytes(row["reid_sealed"]),
+                                                                        "travellers.reid_sealed"))
+        elif row["pseudonymised_at"] is None:
+            identity = open_traveller_secrets(dict(row), keyring)
+        else:
+            raise LookupError(f"traveller {traveller_ref} was depersonalised without a re-identification copy")
+        await trail.append(actor=actor, action="traveller.reidentify", subject=f"traveller:{traveller_ref}",
+                           purpose=purpose, reason=reason, details={"role": role}, session=conn)
+    return identity
+
+
+
+async def retention_loop(settings: Settings, stop: asyncio.Event) -> None:
+    """The service's retention clock: run the job every `retention_interval_s` until stopped.
+
+    One process runs it (the serve parent); the job is idempotent and batched, so a run cut short
+    by a restart is finished by the next one.
+    """
+    if settings.retention_interval_s <= 0:
+        return
+    policy = load_policy(settings.retention_policy)
+    store = await Store.open(settings.effective_database_url)
+    ring = keyring_from_settings(settings)
+    try:
+        while not stop.is_set():
+            try:
+                report = await run_retention(store, policy, now=datetime.now(UTC), keyring=ring,
+                                             actor="retention-service")
+                counts = ",".join(f"{k}:{v}" for k, v in sorted(report.counts.items()))
+                log.info("event=retention_run counts=%s", counts)
+            except Exception:  # keep the service up; the next run retries what this one left
+                log.exception("event=retention_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.retention_interval_s)
+    finally:
+        await store.close()
