@@ -18,6 +18,7 @@ _SUBCOMMANDS = (
     "api_engine.cli.ingest",
     "api_engine.cli.conformance",
     "api_engine.cli.retention",
+    "api_engine.cli.keys",
     "api_engine.cli.audit",
     "api_engine.cli.console",
     "api_engine.cli.users",

@@ -12,9 +12,9 @@ import argparse
 import asyncio
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from api_engine.cli.options import add_store_options, store_settings
 from api_engine.settings import Settings
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
@@ -23,8 +23,7 @@ EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("audit", help="verify or list the hash-chained audit trail",
                        description="Verify the audit trail's hash chain, or list its newest entries.")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: API_ENGINE_DATA_DIR or ./data)")
-    p.add_argument("--database-url", help="database URL (default: SQLite under the data directory)")
+    add_store_options(p)
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True
     v = asub.add_parser("verify", help="check the chain; exit 1 naming the first broken entry")
@@ -34,15 +33,6 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--limit", type=int, default=20)
     r.add_argument("--action", help="only entries of this action (e.g. retention.run)")
     r.set_defaults(func=run_recent)
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None) is not None:
-        overrides["data_dir"] = args.data_dir
-    if getattr(args, "database_url", None):
-        overrides["database_url"] = args.database_url
-    return Settings(**overrides)
 
 
 async def _verify(settings: Settings, as_json: bool) -> int:
@@ -85,11 +75,11 @@ async def _recent(settings: Settings, limit: int, action: str | None) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    return asyncio.run(_verify(settings_from(args), args.json))
+    return asyncio.run(_verify(store_settings(args), args.json))
 
 
 def run_recent(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("--limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_recent(settings_from(args), args.limit, args.action))
+    return asyncio.run(_recent(store_settings(args), args.limit, args.action))

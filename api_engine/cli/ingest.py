@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from api_engine.cli.options import add_store_options, store_settings
 from api_engine.cli.parse import UsageError, expand_inputs
 from api_engine.service.events import OutputEvent
 from api_engine.settings import Settings
@@ -30,14 +31,9 @@ def add_parser(sub: Any) -> None:
                        description="Process API files exactly as the service would; results go to the store.")
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="files, or directories of files")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write the output events as JSON Lines per topic")
-    p.add_argument("--data-dir", type=Path, help="data directory (default: API_ENGINE_DATA_DIR or ./data)")
-    p.add_argument("--database-url", help="database URL (default: SQLite under the data directory)")
+    add_store_options(p)
     p.add_argument("--profile", help="country profile (default: API_ENGINE_PROFILE or baseline)")
     p.set_defaults(func=run)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.with_overrides(data_dir=args.data_dir, database_url=args.database_url)
 
 
 async def ingest(files: list[str], settings: Settings, out: Path | None) -> Counter[str]:
@@ -82,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         files = expand_inputs(args.inputs)
         if "-" in files:
             raise UsageError("ingest reads files, not standard input")
-        settings = _settings(args)
+        settings = store_settings(args)
     except (UsageError, ValueError) as exc:
         print(f"api-engine ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,9 +1,8 @@
-"""`api-engine retention run [--dry-run] [--now ISO-8601]` and `api-engine keys rotate`.
+"""`api-engine retention run [--dry-run] [--now ISO-8601]`.
 
-Strategy: thin shells over `api_engine.protection.retention.run_retention` and
-`api_engine.protection.crypto.rotate` on the
-configured store. `--now` moves the clock (tests, what-if runs); `--dry-run` counts what is due and
-changes nothing (and says so in the audit trail). Output and logs hold counts, never data.
+Strategy: a thin shell over `api_engine.protection.retention.run_retention` on the configured
+store. `--now` moves the clock (tests, what-if runs); `--dry-run` counts what is due and changes
+nothing (and says so in the audit trail). Output and logs hold counts, never data.
 Exit status: 0 done, 2 usage problems.
 """
 
@@ -17,14 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api_engine.cli.options import add_store_options, store_settings
 from api_engine.settings import Settings
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, help="data directory (default: API_ENGINE_DATA_DIR or ./data)")
-    p.add_argument("--database-url", help="database URL (default: SQLite under the data directory)")
+    add_store_options(p)
     p.add_argument("--batch-size", type=int, default=2000, help="rows per transaction (default 2000)")
 
 
@@ -39,18 +38,6 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--now", help="the clock, ISO-8601 (default: now); for tests and what-if runs")
     run.add_argument("--policy", type=Path, help="policy TOML (default: API_ENGINE_RETENTION_POLICY or packaged)")
     run.set_defaults(func=run_retention_cmd)
-
-    k = sub.add_parser("keys", help="manage the data keys (rotation)",
-                       description="Re-encrypt the identifying data under the current data key.")
-    ksub = k.add_subparsers(dest="keys_command", metavar="ACTION")
-    ksub.required = True
-    rot = ksub.add_parser("rotate", help="re-encrypt everything under the current key (with a key file: a new key)")
-    _common(rot)
-    rot.set_defaults(func=run_rotate)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.with_overrides(data_dir=args.data_dir, database_url=args.database_url)
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -86,33 +73,5 @@ def run_retention_cmd(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         print("--batch-size must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_run(_settings(args), now, args.dry_run, args.policy, args.batch_size))
+    return asyncio.run(_run(store_settings(args), now, args.dry_run, args.policy, args.batch_size))
 
-
-async def _rotate(settings: Settings, batch: int) -> int:
-    from api_engine.protection.audit import AuditTrail
-    from api_engine.protection.crypto import keyring_from_settings, new_key, rotate
-    from api_engine.store import Store
-
-    ring = keyring_from_settings(settings)
-    old = sorted(set(ring.keys) - {ring.current})
-    if ring.path is not None:  # the embedded key file: make a new key current, keep the old to decrypt
-        old = sorted(ring.keys)
-        ring.add_current(new_key())
-        ring.save()
-    store = await Store.open(settings.effective_database_url)
-    try:
-        done = await rotate(store, ring, batch_size=batch)
-        await AuditTrail(store).append(actor="keys-cli", action="keys.rotate", subject=f"data-key:{ring.current}",
-                                       purpose="security", details={"rewritten": done, "retired_keys": old})
-    finally:
-        await store.close()
-    if ring.path is not None:  # everything is under the new key now: the old ones can go
-        ring.keys = {ring.current: ring.keys[ring.current]}
-        ring.save()
-    print(json.dumps({"current_key": ring.current, "rewritten": done, "retired_keys": old}, sort_keys=True))
-    return EXIT_OK
-
-
-def run_rotate(args: argparse.Namespace) -> int:
-    return asyncio.run(_rotate(_settings(args), args.batch_size))

@@ -102,7 +102,7 @@ def warm_up(processor: Processor) -> None:
     """Read and screen one generated flight (no store) so that reference data loaded on first use
     (airports and time zones, countries, name tables) is in memory before the first carrier message
     waits for it, and is frozen with the rest by `tune_gc`."""
-    from api_engine.service.processor import prepare
+    from api_engine.service.prepare import prepare
     from conformance.generator import generate_flights, to_bytes
 
     [[manifest]] = generate_flights(1, seed=1, travellers_per_flight=(3, 3))

@@ -20,7 +20,7 @@ import pytest
 from .conftest import PASSWORD, PLANTED, ROLES, RunningConsole, bystander, paxlst
 
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 
 # .ci/run installs Debian's chromium and the test extra brings playwright: a missing one fails loudly.
 assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"

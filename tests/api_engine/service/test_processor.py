@@ -257,7 +257,7 @@ async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_
 
     from sqlalchemy import insert, select
 
-    import api_engine.service.processor as processing
+    import api_engine.service.lists as live_lists
     from api_engine.console.decisions import fingerprint
     from api_engine.protection.crypto import reveal_traveller
     from api_engine.store.schema import allowlist, travellers
@@ -272,12 +272,12 @@ async def test_a_dismissal_recorded_in_the_console_stops_the_repeat_alert(store_
             await conn.execute(insert(allowlist).values(
                 list="NATIONAL", entry_id="N-1", fingerprint=cleared,
                 reason="different person, checked passport", cleared_by="officer1", cleared_at=datetime.now(UTC)))
-        processing.ALLOWLIST_REFRESH_S = 0.0
+        live_lists.ALLOWLIST_REFRESH_S = 0.0
         resent = with_ref(PAX, b"000000001", b"000000777")  # the carrier sends the list again, new reference
         events = await p.process(resent, key=b"k2")
         assert by_kind(events, "manifests") and not by_kind(events, "alerts")
     finally:
-        processing.ALLOWLIST_REFRESH_S = 2.0
+        live_lists.ALLOWLIST_REFRESH_S = 2.0
         await p.close()
 
 
@@ -290,7 +290,7 @@ async def test_a_list_uploaded_in_the_console_is_screened_by_the_running_service
     the refresh interval, and a processor started later has it from its first record."""
     import asyncio
 
-    import api_engine.service.processor as processing
+    import api_engine.service.lists as live_lists
     from api_engine.console.catalog import Catalog
 
     p = await Processor.open(store_settings)
@@ -299,17 +299,17 @@ async def test_a_list_uploaded_in_the_console_is_screened_by_the_running_service
         report = await Catalog(p.store, store_settings.data_dir / "watchlists").upload(NATIONAL_CSV, "national.csv",
                                                                                       "manager1")
         assert report.accepted
-        processing.UPLOADS_REFRESH_S = 0.0
+        live_lists.UPLOADS_REFRESH_S = 0.0
         events = await p.process(with_ref(PAX, b"000000001", b"000000002"), key=b"k2")  # starts the install
         for _ in range(100):
-            if p._uploads_task is None or p._uploads_task.done():
+            if p.lists.uploads_task is None or p.lists.uploads_task.done():
                 break
             await asyncio.sleep(0.05)
         events = await p.process(with_ref(PAX, b"000000001", b"000000003"), key=b"k3")
         [alert] = by_kind(events, "alerts")
         assert alert["watchlist"] == {**alert["watchlist"], "list": "NATIONAL", "entry_id": "N-1"}
     finally:
-        processing.UPLOADS_REFRESH_S = 5.0
+        live_lists.UPLOADS_REFRESH_S = 5.0
         await p.close()
     restarted = await Processor.open(store_settings)
     try:
@@ -328,9 +328,9 @@ async def test_an_upload_whose_kept_file_is_gone_is_skipped_and_processing_goes_
         await Catalog(p.store, store_settings.data_dir / "watchlists").upload(NATIONAL_CSV, "national.csv", "m1")
         for kept in (store_settings.data_dir / "watchlists").iterdir():
             kept.unlink()
-        with caplog.at_level(logging.WARNING, logger="api_engine.service.processor"):
-            await p.install_uploads()
-            await p.install_uploads()  # skipped once, not retried
+        with caplog.at_level(logging.WARNING, logger="api_engine.service.lists"):
+            await p.lists.install_uploads()
+            await p.lists.install_uploads()  # skipped once, not retried
         assert caplog.text.count("not installed") == 1 and "SMITH" not in caplog.text
         events = await p.process(PAX, key=b"k")
         assert by_kind(events, "manifests") and not by_kind(events, "alerts")
