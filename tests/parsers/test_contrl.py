@@ -8,10 +8,8 @@ checks (counts and references).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,13 +19,9 @@ from parsers.models import Finding, Interchange, InterchangeHeader, MessageHeade
 from tests.corpus_table import CORPUS
 
 WHEN = datetime(2025, 3, 1, 12, 30)
-ALL_FILES = sorted(CORPUS.glob("*.edi")) if CORPUS.is_dir() else []
-assert ALL_FILES, "the shared corpus (../shared/corpus/paxlst beside the checkout) is missing"
-
-
-def needs_corpus(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Marks a test that reads the shared corpus (always present: its absence fails above)."""
-    return test
+assert CORPUS.is_dir(), f"the shared corpus is missing: expected at {CORPUS} (../shared beside the checkout)"
+ALL_FILES = sorted(CORPUS.glob("*.edi"))
+assert ALL_FILES, f"no .edi files in the shared corpus at {CORPUS}"
 
 
 def _file(fragment: str) -> bytes:
@@ -41,7 +35,6 @@ def _ack(fragment: str, **kw: object) -> tuple[Interchange, bytes, ContrlReport]
     return subject, out, read_contrl(out)
 
 
-@needs_corpus
 def test_wrong_unt_count_rejects_the_message_at_the_unt_position() -> None:
     # airline2.edi: UNT*121 for 111 segments, UNT reference "140211180 0" != UNH 1402111800
     _, _, report = _ack("airline2")
@@ -55,7 +48,6 @@ def test_wrong_unt_count_rejects_the_message_at_the_unt_position() -> None:
     assert not report.message_accepted("1402111800")
 
 
-@needs_corpus
 def test_valid_file_is_acknowledged_at_both_levels() -> None:
     subject, out, report = _ack("apisMessage")
     assert subject.ok
@@ -69,7 +61,6 @@ def test_valid_file_is_acknowledged_at_both_levels() -> None:
     assert "+20250301:1230+" in text  # v4: 8-digit date
 
 
-@needs_corpus
 def test_fragment_without_unb_still_gets_a_contrl_addressed_to_unknown() -> None:
     subject, out, report = _ack("apis_edi_file_test1")
     assert subject.header.sender is None
@@ -82,7 +73,6 @@ def test_fragment_without_unb_still_gets_a_contrl_addressed_to_unknown() -> None
     assert not report.message_accepted("1")
 
 
-@needs_corpus
 def test_interchange_level_error_goes_to_uci_with_tag_and_element() -> None:
     # testBagWeightAndCountMEA: UNZ reference 020A07 != UNB 000000001
     _, _, report = _ack("testBagWeightAndCountMEA")
@@ -93,7 +83,6 @@ def test_interchange_level_error_goes_to_uci_with_tag_and_element() -> None:
     assert [s.position for s in msg.segments] == sorted(s.position for s in msg.segments)
 
 
-@needs_corpus
 def test_lowercase_in_unoa_is_reported_with_code_21_at_message_positions() -> None:
     _, _, report = _ack("Test1")
     (msg,) = report.messages
@@ -102,14 +91,12 @@ def test_lowercase_in_unoa_is_reported_with_code_21_at_message_positions() -> No
     assert (21, 5, 1) in charset[0].element_errors  # NAD element 4 (+1 for the tag), surname component
 
 
-@needs_corpus
 def test_receipt_only_says_8_and_nothing_about_messages() -> None:
     _, out, report = _ack("airline2", receipt_only=True)
     assert report.action == "8" and report.messages == []
     assert b"UCM" not in out
 
 
-@needs_corpus
 def test_syntax_version_1_subject_gets_a_version_3_style_contrl() -> None:
     _, out, report = _ack("testRandomApis")
     text = out.decode("latin-1")
@@ -118,7 +105,6 @@ def test_syntax_version_1_subject_gets_a_version_3_style_contrl() -> None:
     assert report.findings == []
 
 
-@needs_corpus
 def test_sender_and_control_ref_are_used_and_addressed_back() -> None:
     subject = read_interchange(_file("apisMessage"))
     out = write_contrl(subject, sender="GOVAPI", control_ref="ACK42", prepared=WHEN)
@@ -127,7 +113,6 @@ def test_sender_and_control_ref_are_used_and_addressed_back() -> None:
     assert out.rstrip().endswith(b"UNZ+1+ACK42'")
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name[:60])
 def test_every_corpus_file_gets_a_well_formed_contrl_matching_its_findings(path: Path) -> None:
     subject = read_interchange(path.read_bytes())

@@ -7,10 +7,8 @@ answer the real counterpart sent to it (astra iAPI test 1: P09 request, P10 answ
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,13 +18,9 @@ from parsers.cusres_writer import cusres_for_manifest, write_cusres
 from parsers.models import MessageHeader, Response, ResponseTraveller
 from tests.corpus_table import CORPUS
 
-CUSRES_FILES = sorted(CORPUS.glob("*CUSRES*.edi")) if CORPUS.is_dir() else []
-assert CUSRES_FILES, "the shared corpus (../shared/corpus/paxlst beside the checkout) is missing"
-
-
-def needs_corpus(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Marks a test that reads the shared corpus (always present: its absence fails above)."""
-    return test
+assert CORPUS.is_dir(), f"the shared corpus is missing: expected at {CORPUS} (../shared beside the checkout)"
+CUSRES_FILES = sorted(CORPUS.glob("*CUSRES*.edi"))
+assert CUSRES_FILES, f"no CUSRES files in the shared corpus at {CORPUS}"
 
 
 def _body(data: bytes) -> list[str]:
@@ -37,7 +31,6 @@ def _body(data: bytes) -> list[str]:
     return lines[start:end + 1]
 
 
-@needs_corpus
 @pytest.mark.parametrize("path", CUSRES_FILES, ids=lambda p: p.name[:60])
 def test_corpus_cusres_read_write_read_is_stable(path: Path) -> None:
     first = read_interchange(path.read_bytes())
@@ -53,7 +46,6 @@ def test_corpus_cusres_read_write_read_is_stable(path: Path) -> None:
         assert again.responses == first.responses
 
 
-@needs_corpus
 def test_answer_to_the_astra_request_matches_the_real_answer() -> None:
     request = read_interchange((CORPUS / "astra__cn_iapi_05B_PAXLST_2pax_CHN_inbound__SIRE__iapi_china_t01.edi")
                                .read_bytes())
@@ -99,7 +91,6 @@ def test_other_separators_round_trip() -> None:
     assert got.travellers[0].references == r.travellers[0].references
 
 
-@needs_corpus
 def test_travellers_without_a_status_are_left_out() -> None:
     request = read_interchange((CORPUS / "astra__cn_iapi_05B_PAXLST_10pax_mixed_nationalities__iapi_china_t14.edi")
                                .read_bytes())

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,13 +29,10 @@ settings.register_profile("ci", database=None, max_examples=200, deadline=None,
 settings.register_profile("dev", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
-FILES = {p.name: p.read_bytes() for p in sorted(CORPUS.glob("*.edi"))} if CORPUS.is_dir() else {}
-assert FILES, "the shared corpus (../shared/corpus/paxlst beside the checkout) is missing"
+assert CORPUS.is_dir(), f"the shared corpus is missing: expected at {CORPUS} (../shared beside the checkout)"
+FILES = {p.name: p.read_bytes() for p in sorted(CORPUS.glob("*.edi"))}
+assert FILES, f"no .edi files in the shared corpus at {CORPUS}"
 
-
-def needs_corpus(test: Callable[..., Any]) -> Callable[..., Any]:
-    """Marks a test that reads the shared corpus (always present: its absence fails above)."""
-    return test
 SERVICE = ("UNB", "UNG", "UNH", "UNT", "UNE", "UNZ")
 
 
@@ -92,7 +87,6 @@ def _join(prefix: str, segs: list[str], term: str) -> bytes:
     return (prefix + "".join(s + term for s in segs)).encode("latin-1")
 
 
-@needs_corpus
 @given(name=st.sampled_from(sorted(FILES)), data=st.data())
 def test_mutated_corpus_messages_never_raise(name: str, data: st.DataObject) -> None:
     raw = bytearray(FILES[name])
@@ -127,7 +121,6 @@ INTACT = sorted(n for n, b in FILES.items()
                 if not {r for r in _errors(read_interchange(b)) if r.startswith("ENV")} and b"UNZ" in b)
 
 
-@needs_corpus
 @given(name=st.sampled_from(INTACT or ["-"]), data=st.data())
 def test_truncation_before_unz_is_an_error(name: str, data: st.DataObject) -> None:
     raw = FILES[name]
@@ -139,7 +132,6 @@ def test_truncation_before_unz_is_an_error(name: str, data: st.DataObject) -> No
     assert _errors(got) & {"ENV-UNZ-MISSING", "SYN-TRUNCATED"}
 
 
-@needs_corpus
 @given(name=st.sampled_from(INTACT or ["-"]), data=st.data())
 def test_envelope_damage_is_an_error(name: str, data: st.DataObject) -> None:
     segs, term, prefix = _segments(FILES[name])

@@ -10,6 +10,7 @@ import pytest
 from watchlists import WatchlistIndex
 from watchlists.normalise import name_tokens
 from watchlists.scoring import name_similarity
+from watchlists.screener import DEFAULT_THRESHOLD
 from watchlists.synthetic import synthetic_entries, synthetic_travellers
 
 
@@ -49,8 +50,37 @@ def test_vectorised_name_scores_equal_the_documented_similarity(index: Watchlist
     assert checked > 100
 
 
-def test_unlisted_travellers_are_not_on_the_list(index: WatchlistIndex) -> None:
-    first = index.entry(0) if index.entry(0).names else index.entry(1)
-    assert index.contains_name(first.names[0].name)
-    travellers = synthetic_travellers(200, seed=3, is_listed=index.contains_name)
-    assert not any(index.contains_name(q.display_name) for q, expected in travellers if expected is None)
+def test_contains_name_agrees_with_the_names_on_the_list(index: WatchlistIndex) -> None:
+    originals = list(synthetic_entries(4000, seed=11))
+    listed = {tuple(sorted(t)) for e in originals for v in e.names if (t := name_tokens(v.name))}
+    queries = [q.display_name for q, _ in synthetic_travellers(200, seed=3)]
+    for e in random.Random(5).sample(originals, 300):
+        for v in e.names:
+            tokens = name_tokens(v.name)
+            queries += [" ".join(reversed(tokens)),  # the same tokens in another order: on the list
+                        " ".join(tokens[:-1]),  # one token short
+                        " ".join((*tokens, "QUIXBY")),  # one token more
+                        " ".join(tokens) + "X"]  # last token misspelt
+    verdicts = [(q, index.contains_name(q), tuple(sorted(name_tokens(q))) in listed) for q in queries]
+    assert [(q, got) for q, got, want in verdicts if got != want] == []
+    assert sum(want for _, _, want in verdicts) > 300 and sum(not want for _, _, want in verdicts) > 300
+
+
+def test_unlisted_travellers_raise_no_hit_at_the_threshold(index: WatchlistIndex) -> None:
+    """Fresh people (none with a listed name) screened through candidates and scoring raise no alert.
+
+    Fixed seeds, so this is deterministic; other draws can hold a real near-collision (a romanised
+    Korean name close to a listed hangul one), which a fuzzy screener rightly reports, but this set
+    holds none at the operating threshold, and a false alert here is a scoring regression.
+    """
+    sample = [index.entry(i) for i in range(0, len(index), 10)]
+    travellers = synthetic_travellers(400, seed=3, listed=sample, listed_share=0.5, is_listed=index.contains_name)
+    unlisted = [q for q, who in travellers if who is None]
+    listed = [(q, who) for q, who in travellers if who is not None]
+    assert len(unlisted) > 150 and len(listed) > 150
+    false_alerts = {q.display_name: [h.entry_id for h in hits] for q in unlisted
+                    if (hits := index.screen(q, DEFAULT_THRESHOLD))}
+    assert false_alerts == {}
+    # The same screening does find the listed travellers, so no hit above is not a blind screener.
+    found = sum(who in {h.entry_id for h in index.screen(q, DEFAULT_THRESHOLD)} for q, who in listed)
+    assert found >= 0.95 * len(listed)

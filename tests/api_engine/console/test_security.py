@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
@@ -17,8 +18,10 @@ from fastapi.testclient import TestClient
 
 from api_engine.console import create_app
 from api_engine.console.auth import ROLES, SESSION_COOKIE, RoleGate
+from api_engine.console.users import add_user
+from api_engine.store import Store
 
-from .conftest import PASSWORD, SECOND, ConsoleEnv
+from .conftest import NATIONAL_CSV, PASSWORD, SECOND, ConsoleEnv
 
 
 @pytest.fixture
@@ -115,6 +118,20 @@ def test_session_id_is_rotated_at_sign_in_and_the_old_one_is_dead(app_client: Te
     assert TestClient(app_client.app, cookies={SESSION_COOKIE: after}).get("/api/me").status_code == 401
 
 
+def _valid_request(path: str, role: str) -> dict[str, Any]:
+    """A well-formed body for each unsafe /api route, so an allowed role's call must succeed."""
+    bodies: dict[str, dict[str, Any]] = {
+        "/api/manifests/{uid}/full": {"json": {"reason": f"role check by {role}"}},
+        # officer first: open -> escalated; then the supervisor confirms the escalated hit.
+        "/api/hits/{hit_id}/decision": {"json": {"decision": "escalate" if role == "officer" else "confirm",
+                                                 "comment": f"role check by {role}"}},
+        "/api/watchlists": {"files": {"file": ("NATIONAL.csv", NATIONAL_CSV.encode(), "text/csv")}},
+        "/api/users": {"json": {"name": f"made-by-{role}", "role": "officer", "password": PASSWORD}},
+        "/api/users/{name}/disable": {},
+    }
+    return bodies.get(path, {})
+
+
 def test_every_json_route_checks_the_role(app_client: TestClient, console_env: ConsoleEnv) -> None:
     clients = {}
     for role in ROLES:
@@ -123,7 +140,13 @@ def test_every_json_route_checks_the_role(app_client: TestClient, console_env: C
     anonymous = TestClient(app_client.app)
     flights = clients["officer"][0].get("/api/flights").json()
     uid = flights[0]["manifest_uid"]
-    values = {"hit_id": "1", "uid": uid, "ref": f"{uid}:1", "name": "nobody"}
+    hit_id = clients["officer"][0].get("/api/alerts").json()["alerts"][0]["hit_id"]
+
+    async def spare_account(store: Store) -> None:  # the one the disable route switches off
+        await add_user(store, "nobody", "officer", PASSWORD)
+
+    console_env.run(spare_account)
+    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody"}
     routes = [r for r in _all_routes(list(app_client.app.routes)) if r.path.startswith("/api/")]
     assert len(routes) >= 14
     for route in routes:
@@ -135,9 +158,12 @@ def test_every_json_route_checks_the_role(app_client: TestClient, console_env: C
             for role, (client, csrf) in clients.items():
                 if role in gate.roles and route.path.endswith("/stream"):
                     continue  # an endless stream; the browser test reads it
-                status = client.request(method, path, headers={"X-CSRF-Token": csrf}).status_code
-                if role in gate.roles:
-                    assert status not in (401, 403), f"{role} refused on {method} {path}"
+                extra = _valid_request(route.path, role) if method != "GET" else {}
+                r = client.request(method, path, headers={"X-CSRF-Token": csrf}, **extra)
+                status = r.status_code
+                if role in gate.roles:  # a well-formed call by an allowed role succeeds: no 4xx, no 500
+                    expected = route.status_code or 200
+                    assert status == expected, f"{role} on {method} {path}: {status}, not {expected}: {r.text[:300]}"
                 else:
                     assert status == 403, f"{role} allowed on {method} {path} ({status})"
 
