@@ -1,8 +1,10 @@
-"""`api-engine users`: create and list console accounts (add, list, disable, enable).
+"""`api-engine users`: manage console accounts (add, list, disable, enable, unlock).
 
-Strategy: the same rules as the admin page (api_engine.console.users). The password is read from
-stdin with --password-stdin (for scripts) or asked twice on the terminal; it is never an argument,
-so it does not land in shell history or the process list.
+Strategy: the same rules as the admin page (api_engine.console.users): the same password policy,
+the last active admin stays, and every change goes to the audit trail with the operating-system
+user as actor (`cli:<user>`), refused when the trail is missing. The password is read from stdin
+with --password-stdin (for scripts) or asked twice on the terminal; it is never an argument, so it
+does not land in shell history or the process list.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("users", help="manage console accounts", description="Manage console accounts.")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
-    add = actions.add_parser("add", help="create an account")
+    add = actions.add_parser("add", help="create an account (at least 12 characters, not a common password)")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor", "admin"))
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
     actions.add_parser("list", help="list accounts")
-    for verb in ("disable", "enable"):
-        a = actions.add_parser(verb, help=f"{verb} an account")
+    for verb, text in (("disable", "disable an account"), ("enable", "enable an account"),
+                       ("unlock", "end a sign-in pause after repeated wrong passwords")):
+        a = actions.add_parser(verb, help=text)
         a.add_argument("name")
     p.set_defaults(func=run)
 
@@ -39,29 +42,46 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "cli:unknown"
+
+
 async def _run(args: argparse.Namespace) -> int:
-    from api_engine.console.users import AccountError, add_user, list_users, set_active
+    from api_engine.console.auditing import Auditor, AuditUnavailable
+    from api_engine.console.auth import LocalPasswords, SignInGuard, console_secret
+    from api_engine.console.users import AccountError, add_user, change, list_users
+    from api_engine.protection.crypto import keyring_from_settings
     from api_engine.store import Store
 
-    store = await Store.open(Settings().effective_database_url)
+    settings = Settings()
+    store = await Store.open(settings.effective_database_url)
+    auditor = Auditor(store)
     try:
-        if args.action == "add":
-            try:
-                account = await add_user(store, args.name, args.role, _password(args.password_stdin))
-            except (AccountError, ValueError) as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-            print(f"created {account.name} ({account.role})")
-        elif args.action == "list":
+        if args.action == "list":
             for a in await list_users(store):
                 print(f"{a.name}\t{a.role}\t{a.identity_provider}\t{'active' if a.active else 'disabled'}")
-        else:
-            try:
-                await set_active(store, args.name, args.action == "enable")
-            except AccountError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 1
-            print(f"{args.name} {args.action}d")
+            return 0
+        try:
+            if args.action == "add":
+                auditor.trail  # noqa: B018  # no account without its audit entry
+                account = await add_user(store, args.name, args.role, _password(args.password_stdin))
+                await auditor.record(actor=_actor(), action="user_add", subject=f"user:{account.name}",
+                                     purpose="account management", details={"role": account.role, "via": "cli"})
+                print(f"created {account.name} ({account.role})")
+            else:
+                guard = SignInGuard(store, LocalPasswords(), auditor,
+                                    console_secret(keyring_from_settings(settings).pseudonym_key))
+                await change(store, guard, auditor, _actor(), args.name, args.action)
+                print(f"{args.name} {args.action}ed" if args.action == "unlock" else f"{args.name} {args.action}d")
+        except (AccountError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except AuditUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     finally:
         await store.close()

@@ -6,6 +6,8 @@ another for pages (redirect to sign-in, an HTML 403/503 page), so a browser neve
 and a script never has to parse HTML. Headers forbid framing, inline scripts and caching of
 pages that may show personal data. Request logs carry method, path and status only; paths name
 references (hit ids, manifest uids), never people.
+A request with a body is refused before the body is read unless someone is signed in (the sign-in
+form excepted, and its body is capped): a stranger cannot make the console parse or spool an upload.
 """
 
 from __future__ import annotations
@@ -21,16 +23,27 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api_engine.protection.crypto import keyring_from_settings
+from api_engine.protection.crypto import check_keyring, keyring_from_settings
 from api_engine.settings import Settings
 from api_engine.store import Store
 
 from .auditing import Auditor, AuditUnavailable
-from .auth import CsrfRejected, Forbidden, IdentityProvider, LocalPasswords, NotSignedIn, Sessions, current_session
+from .auth import (
+    CsrfRejected,
+    Forbidden,
+    IdentityProvider,
+    LocalPasswords,
+    NotSignedIn,
+    Sessions,
+    SignInGuard,
+    console_secret,
+    current_session,
+)
 from .catalog import Catalog
 from .decisions import DecisionError
-from .state import PACKAGE_DIR, ConsoleConfig, ConsoleState
+from .state import PACKAGE_DIR, ConsoleConfig, ConsoleState, StreamLimiter, TooManyStreams
 from .users import AccountError
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -47,6 +60,68 @@ class SecurityHeaders(BaseHTTPMiddleware):
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+SIGN_IN_BODY_LIMIT = 16 * 1024  # a user name, a password, a CSRF token and a path: far below this
+
+
+class SignedInBodies:
+    """Answers a request with a body before reading it unless its session is signed in (401 for /api,
+    a redirect to sign-in for pages); the sign-in form may send a small url-encoded body only."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if scope["path"] == "/login":
+            refusal = _sign_in_body_refusal(request)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+            await self.app(scope, _capped(receive, SIGN_IN_BODY_LIMIT), send)
+            return
+        info = await current_session(request)  # cached in the request state for the route's gate
+        if info is None or info.principal is None:
+            if _is_api(request):
+                response: Response = JSONResponse({"detail": "sign in first"}, status_code=401,
+                                                  headers={"Connection": "close"})
+            else:
+                response = RedirectResponse("/login", status_code=303, headers={"Connection": "close"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _sign_in_body_refusal(request: Request) -> Response | None:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        return JSONResponse({"detail": "the sign-in form is sent url-encoded"}, status_code=415,
+                            headers={"Connection": "close"})
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > SIGN_IN_BODY_LIMIT):
+        return JSONResponse({"detail": "the sign-in form is too large"}, status_code=413,
+                            headers={"Connection": "close"})
+    return None
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """A body without a declared length (chunked) is cut off at `limit`: the form then fails to parse."""
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                return {"type": "http.request", "body": b"", "more_body": False}
+        return message
+
+    return wrapped
 
 
 def _is_api(request: Request) -> bool:
@@ -98,6 +173,10 @@ def _install_handlers(app: FastAPI) -> None:
     async def decision_error(request: Request, exc: DecisionError) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
+    @app.exception_handler(TooManyStreams)
+    async def too_many_streams(request: Request, exc: TooManyStreams) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "5"})
+
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> Response:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -130,10 +209,15 @@ def create_app(settings: Settings, *, store: Store | None = None, config: Consol
         try:
             catalog = Catalog(st_store, cfg.list_dir or settings.data_dir / "watchlists")
             await catalog.load_all(list(settings.watchlists))
+            keyring = keyring_from_settings(settings)
+            await check_keyring(st_store, keyring)  # a console with other keys would show nothing it can read
+            secret = console_secret(keyring.pseudonym_key)
+            provider, auditor = identity or LocalPasswords(), Auditor(st_store)
             app.state.console = ConsoleState(
-                settings=settings, config=cfg, store=st_store, sessions=Sessions(st_store),
-                identity=identity or LocalPasswords(), auditor=Auditor(st_store), catalog=catalog,
-                templates=_templates(), keyring=keyring_from_settings(settings))
+                settings=settings, config=cfg, store=st_store, sessions=Sessions(st_store, secret),
+                identity=provider, auditor=auditor, catalog=catalog, templates=_templates(), keyring=keyring,
+                guard=SignInGuard(st_store, provider, auditor, secret, cfg.signin),
+                streams=StreamLimiter(cfg.streams_per_session, cfg.streams_per_account))
             yield
         finally:
             if own:
@@ -148,6 +232,7 @@ def create_app(settings: Settings, *, store: Store | None = None, config: Consol
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.add_middleware(SignedInBodies)  # inside SecurityHeaders, so its refusals carry the headers too
     app.add_middleware(SecurityHeaders)
     _install_handlers(app)
     return app

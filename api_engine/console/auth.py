@@ -1,11 +1,18 @@
-"""Who is asking: local accounts (argon2id), server-side sessions, CSRF tokens and role gates.
+"""Who is asking: local accounts (argon2id), server-side sessions, CSRF tokens, sign-in throttling, role gates.
 
 Strategy: the session cookie carries a random token; the database keeps only its SHA-256 with the
 user and a CSRF token, so a copy of the table yields no usable cookie and signing out (or an
-admin disabling an account) takes effect at once. Every visit to the sign-in page gets an
-anonymous session (for the form's CSRF token); signing in deletes it and issues a new token, so
-a session id planted before sign-in is worthless afterwards (fixation). Unsafe requests must echo
-the session's CSRF token in the form (`csrf_token`) or the `X-CSRF-Token` header.
+admin disabling an account) takes effect at once. Before sign-in nothing is stored: the sign-in
+form's CSRF token is an HMAC of the (random, unsigned) cookie under a server secret, so looking at
+the page costs no database row, and signing in issues a new token (a planted id is worthless:
+fixation). Unsafe requests must echo the session's CSRF token in the form (`csrf_token`) or the
+`X-CSRF-Token` header.
+Guessing is throttled per account name and per client address (`SignInGuard`): every attempt is
+charged before the password is checked (so parallel guesses cannot slip past the limit) and a
+success gives its charge back; from the limit on, signing in pauses with a doubling back-off, the
+right password included, until the pause ends or an admin unlocks the account. Unknown names are
+throttled exactly like real ones, so the pauses reveal no account. Failures and pauses go to the
+audit trail; names are stored only as HMACs in the throttle table.
 Roles are checked by `RoleGate` dependencies attached to every page and JSON route; the tests
 walk `app.routes` and read the gates back, so a route without one cannot slip through.
 Identity providers are pluggable (`IdentityProvider`): local passwords today, an OIDC provider
@@ -17,19 +24,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
+import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Request
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api_engine.store import Store
-from api_engine.store.schema import console_sessions, console_users
+from api_engine.store.schema import console_sessions, console_signin_failures, console_users
 from api_engine.store.store import now
+
+from .auditing import Auditor, AuditUnavailable
+
+log = logging.getLogger("api_engine.console.auth")
 
 ROLES = ("officer", "supervisor", "auditor", "admin")
 SESSION_COOKIE = "apie_session"
@@ -129,11 +145,25 @@ class LocalPasswords:
                        active=row.active)
 
 
+def console_secret(pseudonym_key: bytes) -> bytes:
+    """The console's HMAC key, derived from the data keyring so every console process agrees on it."""
+    return hmac.new(pseudonym_key, b"api-engine console secret", hashlib.sha256).digest()
+
+
 class Sessions:
     """Server-side sessions keyed by the hash of the cookie token."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, secret: bytes | None = None) -> None:
         self.store = store
+        self.secret = secret if secret is not None else secrets.token_bytes(32)
+
+    def anonymous_csrf(self, token: str) -> str:
+        """The sign-in form's CSRF token for a signed-out cookie: derived, not stored."""
+        return hmac.new(self.secret, b"sign-in form\x00" + token.encode(), hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def new_token() -> str:
+        return secrets.token_urlsafe(32)
 
     async def start(self, user_id: int | None, *, replaces: str | None = None) -> tuple[str, str]:
         """A new session (token, csrf); the session it replaces (if any) is deleted: ids rotate."""
@@ -173,6 +203,149 @@ class Sessions:
         if token:
             async with self.store.transaction() as conn:
                 await conn.execute(delete(console_sessions).where(console_sessions.c.token_hash == token_hash(token)))
+
+
+@dataclass(frozen=True)
+class SignInPolicy:
+    """When signing in pauses, and for how long."""
+
+    account_limit: int = 5  # failures in a row on one account name
+    address_limit: int = 20  # failures from one client address, whatever the names (password spraying)
+    lockout: timedelta = timedelta(minutes=1)  # the first pause; each further failure doubles it
+    max_lockout: timedelta = timedelta(hours=1)
+    forget_after: timedelta = timedelta(hours=1)  # failures this long past (and past any pause) are forgotten
+
+    def pause(self, failures: int, limit: int) -> timedelta:
+        doubled: timedelta = self.lockout * (1 << min(max(failures - limit, 0), 20))
+        return min(doubled, self.max_lockout)
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """What a sign-in attempt came to: an account, or a refusal (possibly paused)."""
+
+    account: Account | None
+    paused: str | None = None  # "account" or "address" while signing in is paused
+    retry_after: int = 0  # seconds until the pause ends
+    just_paused: bool = False  # this failure started the pause (the password was checked)
+
+
+_Key = tuple[str, str, int]  # (row key, scope, limit)
+
+
+class SignInGuard:
+    """Throttles, audits and performs sign-ins through the identity provider."""
+
+    def __init__(self, store: Store, identity: IdentityProvider, auditor: Auditor, secret: bytes,
+                 policy: SignInPolicy | None = None, clock: Callable[[], datetime] = now) -> None:
+        self.store, self.identity, self.auditor, self.secret = store, identity, auditor, secret
+        self.policy = policy or SignInPolicy()
+        self.clock = clock
+
+    def account_key(self, name: str) -> str:
+        mac = hmac.new(self.secret, b"sign-in name\x00" + name.strip().casefold().encode(), hashlib.sha256)
+        return "account:" + mac.hexdigest()
+
+    @staticmethod
+    def address_key(address: str) -> str:
+        return "address:" + address[:64]
+
+    async def sign_in(self, username: str, password: str, address: str) -> SignInOutcome:
+        p, stamp = self.policy, self.clock()
+        keys: list[_Key] = [(self.account_key(username), "account", p.account_limit),
+                            (self.address_key(address), "address", p.address_limit)]
+        paused, until, counts = await self._charge(keys, stamp)
+        if paused is not None and until is not None:
+            log.info("sign-in refused: reason=paused scope=%s", paused)
+            await self._audit("sign_in_failed", username, address, {"reason": "paused", "scope": paused})
+            return SignInOutcome(None, paused=paused, retry_after=max(1, math.ceil((until - stamp).total_seconds())))
+        account = await self.identity.authenticate(self.store, {"username": username, "password": password})
+        if account is not None:
+            await self._give_back(keys, counts)
+            return SignInOutcome(account)
+        reason = await self._reason(username)
+        log.info("sign-in refused: reason=%s", reason)
+        await self._audit("sign_in_failed", username, address, {"reason": reason, "failures": counts["account"],
+                                                                "address_failures": counts["address"]})
+        for _, scope, limit in keys:
+            if counts[scope] >= limit:
+                seconds = int(p.pause(counts[scope], limit).total_seconds())
+                log.warning("sign-in paused: scope=%s seconds=%d", scope, seconds)
+                await self._audit("sign_in_lockout", username if scope == "account" else None, address,
+                                  {"scope": scope, "failures": counts[scope], "seconds": seconds})
+                return SignInOutcome(None, paused=scope, retry_after=seconds, just_paused=True)
+        return SignInOutcome(None)
+
+    async def unlock(self, name: str) -> bool:
+        """Ends the pause (and forgets the failures) of an account name; True if there was something to clear."""
+        async with self.store.transaction() as conn:
+            result = await conn.execute(delete(console_signin_failures)
+                                        .where(console_signin_failures.c.key == self.account_key(name)))
+        return bool(result.rowcount)
+
+    async def _charge(self, keys: list[_Key], stamp: datetime) -> tuple[str | None, datetime | None, dict[str, int]]:
+        """Refuses while a pause runs; otherwise counts this attempt as a failure up front (and starts the
+        pause once at the limit), so attempts in flight at the same time are counted too."""
+        t, p = console_signin_failures, self.policy
+        forgotten = stamp - p.forget_after
+        async with self.store.transaction() as conn:
+            dialect_insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+            for key, scope, _ in keys:
+                await conn.execute(dialect_insert(t).values(key=key, scope=scope, failures=0, last_failure_at=stamp)
+                                   .on_conflict_do_nothing(index_elements=["key"]))
+            rows = {r.key: r for r in await conn.execute(
+                select(t).where(t.c.key.in_([k for k, _, _ in keys])).order_by(t.c.key).with_for_update())}
+            for key, scope, _ in keys:
+                until = _aware(rows[key].locked_until)
+                if until is not None and until > stamp:
+                    return scope, until, {}
+            counts: dict[str, int] = {}
+            for key, scope, limit in keys:
+                row = rows[key]
+                until = _aware(row.locked_until)
+                stale = _aware(row.last_failure_at) < forgotten and (until is None or until < forgotten)
+                counts[scope] = 1 if stale else int(row.failures) + 1
+                values: dict[str, Any] = {"failures": counts[scope], "last_failure_at": stamp}
+                if counts[scope] >= limit:
+                    values["locked_until"] = stamp + p.pause(counts[scope], limit)
+                await conn.execute(update(t).where(t.c.key == key).values(**values))
+            await conn.execute(delete(t).where(t.c.last_failure_at < forgotten,
+                                               or_(t.c.locked_until.is_(None), t.c.locked_until < forgotten)))
+        return None, None, counts
+
+    async def _give_back(self, keys: list[_Key], counts: dict[str, int]) -> None:
+        """A success: the account's failures are forgotten; the address gets this attempt's charge back."""
+        t = console_signin_failures
+        (account_key, _, _), (address_key, _, address_limit) = keys
+        values: dict[str, Any] = {"failures": case((t.c.failures > 0, t.c.failures - 1), else_=0)}
+        if counts["address"] >= address_limit:  # the pause this attempt started in advance
+            values["locked_until"] = None
+        async with self.store.transaction() as conn:
+            await conn.execute(delete(t).where(t.c.key == account_key))
+            await conn.execute(update(t).where(t.c.key == address_key).values(**values))
+
+    async def _reason(self, username: str) -> str:
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(select(console_users.c.active, console_users.c.identity_provider)
+                                      .where(console_users.c.name == username))).first()
+        if row is None:
+            return "unknown user"
+        if not row.active:
+            return "account disabled"
+        return "wrong password" if row.identity_provider == self.identity.name else "other identity provider"
+
+    async def _audit(self, action: str, username: str | None, address: str, details: dict[str, Any]) -> None:
+        """Failures are audited when the trail is there; a missing trail must not turn a refusal into a 500.
+        The subject names an existing account only: a mistyped name may be someone's password."""
+        if username is None:
+            subject = f"address:{address[:64]}"
+        else:
+            subject = f"user:{username}" if await self._reason(username) != "unknown user" else "user:(unknown)"
+        try:
+            await self.auditor.record(actor="(not signed in)", action=action, subject=subject, purpose="access",
+                                      details={"client_ip": address[:64], **details})
+        except AuditUnavailable:
+            log.error("sign-in failure not audited: action=%s (audit trail unavailable)", action)
 
 
 def _aware(value: Any) -> Any:
