@@ -6,29 +6,42 @@ validated by the national-format loader into a report (entries, rejected rows wi
 reason, the diff against the version loaded before); a list with at least one valid entry is kept
 under data_dir/watchlists/ and recorded in `watchlist_uploads`, where the service's processors pick
 it up within seconds (`Processor.install_uploads`).
+An upload cannot displace a list the settings configure: one naming such a list is kept aside
+(`awaiting_confirmation`) with its diff against the list in force, and installed only when a
+supervisor confirms the replacement after reading that diff; the confirmation is a new accepted row
+carrying `confirmed_by` (the service installs rows in id order and refuses unconfirmed ones for
+configured lists, api_engine.service.lists).
+Uploads arrive as files on disk (the routes stream the request into one, with a limit), never as one
+bytes object; a file the CSV reader cannot read (bad encoding, a field over its limit) is a clear
+refusal, not an error page.
 Reports never carry names: the loader's reasons name lines and ids only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import logging
+import os
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
+from api_engine.protection.files import FILE_MODE, private_dir
 from api_engine.store import Store
 from api_engine.store.schema import watchlist_uploads
 from api_engine.store.store import now
 from watchlists import LoadError, LoadResult, WatchlistEntry, load
+from watchlists.index import WatchlistIndex
 from watchlists.loaders.national import load_national
-from watchlists.screener import diff_entries
+from watchlists.screener import ListSnapshot, diff_entries
 
 from .models import UploadResult
 
@@ -64,6 +77,7 @@ class Catalog:
         self.store = store
         self.list_dir = list_dir
         self.lists: dict[str, LoadedList] = {}
+        self.configured: set[str] = set()  # names of the lists the settings load: uploads cannot displace them
         self.problems: list[str] = []
 
     async def load_all(self, paths: list[str]) -> None:
@@ -75,10 +89,13 @@ class Catalog:
                 self.problems.append(f"{Path(path).name}: {exc}")
                 continue
             self.lists[result.list_name] = _loaded(result, "settings")
+            self.configured.add(result.list_name)
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(select(watchlist_uploads).where(watchlist_uploads.c.accepted.is_(True))
                                        .order_by(watchlist_uploads.c.id))).all()
         for row in rows:
+            if row.list_name in self.configured and not row.confirmed_by:
+                continue  # an unconfirmed upload naming a configured list (accepted before revision 0006)
             if row.path and Path(row.path).exists():
                 result = await asyncio.to_thread(load_national, Path(row.path), jsonl=False)
                 self.lists[result.list_name] = _loaded(result, "upload", row.uploaded_by)
@@ -88,57 +105,144 @@ class Catalog:
         return loaded.entries.get(entry_id) if loaded else None
 
     async def upload(self, data: bytes, filename: str | None, uploaded_by: str) -> UploadResult:
-        """Validate a national-format CSV; keep and install it when it has valid entries."""
-        stem = _safe_stem(filename)
+        """`upload_file` for content already in memory (small lists, tests, the command line)."""
         if len(data) > MAX_UPLOAD_BYTES:
-            return UploadResult(accepted=False, list_name=stem, version="-", source_format="national_csv",
-                                entries=0, rejected=[], problem=f"larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+            raise UploadRefused(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{stem}.csv"
+            path = Path(tmp) / "upload.csv"
             path.write_bytes(data)
+            return await self.upload_file(path, filename, uploaded_by)
+
+    def _diff(self, result: LoadResult, report: UploadResult) -> None:
+        """Fill the report's diff against the version of the list in force (the settings' or an upload)."""
+        previous = self.lists.get(result.list_name)
+        old = None
+        if previous is not None:
+            old = ListSnapshot(name=previous.name, version=previous.version,
+                               entries=tuple(previous.entries.values()), index=WatchlistIndex.build([]))
+        diff = diff_entries(result.list_name, old, result.entries, result.version)
+        report.added, report.removed, report.changed = len(diff.added), len(diff.removed), len(diff.changed)
+        report.previous_version = diff.old_version
+
+    async def upload_file(self, path: Path, filename: str | None, uploaded_by: str) -> UploadResult:
+        """Validate a national-format CSV; keep and install it when it has valid entries, unless it names a
+        configured list (then keep it aside for a supervisor's confirmation). Raises UploadRefused for a
+        file that is not a readable CSV at all."""
+        stem = _safe_stem(filename)
+        with tempfile.TemporaryDirectory() as tmp:
+            named = Path(tmp) / f"{stem}.csv"  # the loader takes the default list name from the file name
+            await asyncio.to_thread(shutil.copyfile, path, named)
             try:
-                result = await asyncio.to_thread(load_national, path, jsonl=False)
-            except (UnicodeDecodeError, ValueError) as exc:
-                return UploadResult(accepted=False, list_name=stem, version="-", source_format="national_csv",
-                                    entries=0, rejected=[], problem=f"not a national-format CSV ({type(exc).__name__})")
+                result = await asyncio.to_thread(load_national, named, jsonl=False)
+            except UnicodeDecodeError as exc:
+                raise UploadRefused(422, "not a national-format CSV: the file is not UTF-8 text") from exc
+            except csv.Error as exc:  # e.g. a field over the reader's limit (128 KiB); the message holds no data
+                raise UploadRefused(422, f"not a national-format CSV: {str(exc)[:120]}") from exc
+            except ValueError as exc:
+                raise UploadRefused(422, f"not a national-format CSV ({type(exc).__name__})") from exc
         rejected = [{"where": r.where, "reason": r.reason} for r in result.rejected]
-        report = UploadResult(accepted=bool(result.entries), list_name=result.list_name, version=result.version,
-                              source_format=result.source_format, entries=len(result.entries), rejected=rejected)
+        configured = result.list_name in self.configured
+        report = UploadResult(accepted=bool(result.entries) and not configured, list_name=result.list_name,
+                              version=result.version, source_format=result.source_format,
+                              entries=len(result.entries), rejected=rejected, configured=configured,
+                              awaiting_confirmation=bool(result.entries) and configured)
         if not result.entries:
             report.problem = "no valid entry: the list was not installed"
-        previous = self.lists.get(result.list_name)
-        if result.entries:
-            old = None
-            if previous is not None:
-                from watchlists.index import WatchlistIndex
-                from watchlists.screener import ListSnapshot
-
-                old = ListSnapshot(name=previous.name, version=previous.version,
-                                   entries=tuple(previous.entries.values()), index=WatchlistIndex.build([]))
-            diff = diff_entries(result.list_name, old, result.entries, result.version)
-            report.added, report.removed, report.changed = len(diff.added), len(diff.removed), len(diff.changed)
-            report.previous_version = diff.old_version
+        else:
+            self._diff(result, report)
+        if report.awaiting_confirmation:
+            report.problem = (f"{result.list_name} is a configured list: this upload was not installed. A supervisor "
+                              f"must confirm the replacement ({report.added} added, {report.removed} removed, "
+                              f"{report.changed} changed)")
         kept: Path | None = None
-        if report.accepted:
-            self.list_dir.mkdir(parents=True, exist_ok=True)
-            kept = self.list_dir / f"{_safe_stem(result.list_name)}-{result.version}.csv"
-            kept.write_bytes(data)
+        if result.entries:
+            folder = self.list_dir if report.accepted else self.list_dir / "awaiting-confirmation"
+            kept = folder / f"{_safe_stem(result.list_name)}-{result.version}.csv"
+            await asyncio.to_thread(_copy_private, path, kept)  # names and dates of birth: 0600 in a 0700 folder
         async with self.store.transaction() as conn:
             report.upload_id = (await conn.execute(insert(watchlist_uploads).values(
                 list_name=result.list_name[:100], version=result.version, source_format=result.source_format,
-                entries=len(result.entries), rejected=len(rejected),
-                report_json=json.dumps({"rejected": rejected[:1000], "added": report.added,
-                                        "removed": report.removed, "changed": report.changed,
-                                        "previous_version": report.previous_version, "problem": report.problem}),
-                path=str(kept) if kept else None, accepted=report.accepted, uploaded_by=uploaded_by,
+                entries=len(result.entries), rejected=len(rejected), report_json=_report_json(report),
+                path=str(kept) if kept else None, accepted=report.accepted,
+                awaiting_confirmation=report.awaiting_confirmation, uploaded_by=uploaded_by,
                 uploaded_at=now()).returning(watchlist_uploads.c.id))).scalar_one()
         if report.accepted:
             self.lists[result.list_name] = _loaded(result, "upload", uploaded_by)
-        log.info("watchlist upload: list=%s version=%s entries=%d rejected=%d accepted=%s", result.list_name,
-                 result.version, len(result.entries), len(rejected), report.accepted)
+        log.info("watchlist upload: list=%s version=%s entries=%d rejected=%d accepted=%s awaiting=%s",
+                 result.list_name, result.version, len(result.entries), len(rejected), report.accepted,
+                 report.awaiting_confirmation)
+        return report
+
+    async def confirm(self, upload_id: int, confirmed_by: str) -> UploadResult:
+        """Install an upload kept aside because it names a configured list: a new accepted row, diffed again
+        against the list in force now (the figures the confirmer is shown and the audit records)."""
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(select(watchlist_uploads).where(watchlist_uploads.c.id == upload_id))).first()
+        if row is None:
+            raise UploadRefused(404, "no such upload")
+        if not row.awaiting_confirmation or not row.path:
+            raise UploadRefused(409, "this upload does not wait for a confirmation")
+        try:
+            result = await asyncio.to_thread(load_national, Path(row.path), jsonl=False)
+        except (OSError, ValueError, csv.Error) as exc:
+            raise UploadRefused(409, f"the kept file cannot be read any more ({type(exc).__name__})") from exc
+        if result.version != row.version or result.list_name[:100] != row.list_name:
+            raise UploadRefused(409, "the kept file changed since it was uploaded: upload it again")
+        rejected = [{"where": r.where, "reason": r.reason} for r in result.rejected]
+        report = UploadResult(accepted=True, list_name=result.list_name, version=result.version,
+                              source_format=result.source_format, entries=len(result.entries), rejected=rejected,
+                              configured=result.list_name in self.configured, confirmed_by=confirmed_by)
+        self._diff(result, report)
+        kept = self.list_dir / Path(row.path).name
+        await asyncio.to_thread(_copy_private, Path(row.path), kept)
+        stamp = now()
+        async with self.store.transaction() as conn:
+            claimed = await conn.execute(update(watchlist_uploads).where(
+                watchlist_uploads.c.id == upload_id, watchlist_uploads.c.awaiting_confirmation.is_(True))
+                .values(awaiting_confirmation=False, confirmed_by=confirmed_by, confirmed_at=stamp))
+            if claimed.rowcount != 1:
+                raise UploadRefused(409, "someone confirmed this upload a moment ago")
+            report.upload_id = (await conn.execute(insert(watchlist_uploads).values(
+                list_name=row.list_name, version=row.version, source_format=row.source_format,
+                entries=len(result.entries), rejected=len(rejected), report_json=_report_json(report, upload_id),
+                path=str(kept), accepted=True, awaiting_confirmation=False, uploaded_by=row.uploaded_by,
+                uploaded_at=stamp, confirmed_by=confirmed_by, confirmed_at=stamp)
+                .returning(watchlist_uploads.c.id))).scalar_one()
+        self.lists[result.list_name] = _loaded(result, "upload", row.uploaded_by)
+        log.info("watchlist replacement confirmed: upload=%d list=%s added=%d removed=%d changed=%d", upload_id,
+                 result.list_name, report.added, report.removed, report.changed)
         return report
 
     async def uploads(self, limit: int = 20) -> list[dict[str, Any]]:
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(select(watchlist_uploads).order_by(watchlist_uploads.c.id.desc()).limit(limit))
-            return [{k: v for k, v in r._mapping.items() if k not in ("report_json", "path")} for r in rows]
+            out = []
+            for r in rows:
+                row = {k: v for k, v in r._mapping.items() if k not in ("report_json", "path", "confirmed_at")}
+                report = json.loads(r.report_json or "{}")
+                row.update({k: report.get(k) for k in ("added", "removed", "changed", "previous_version")})
+                out.append(row)
+            return out
+
+
+class UploadRefused(ValueError):
+    """A file that cannot be taken at all (too large, not a readable CSV) or a confirmation out of turn."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    """Copy without holding the file in memory; the copy is 0600 from its creation on, its folder 0700."""
+    private_dir(target.parent)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
+
+
+def _report_json(report: UploadResult, confirms: int | None = None) -> str:
+    return json.dumps({"rejected": report.rejected[:1000], "added": report.added, "removed": report.removed,
+                       "changed": report.changed, "previous_version": report.previous_version,
+                       "problem": report.problem, "confirms": confirms})

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import builtins
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
-Decision = Literal["confirm", "dismiss", "escalate"]
+Decision = Literal["confirm", "dismiss", "escalate", "approve", "reject"]
+# Ids are 64-bit in the store: a larger number names no row (404/422, never an overflow in the driver).
+MAX_ID = 2**63 - 1
+HitId = Annotated[int, Path(ge=1, le=MAX_ID, description="a hit id")]
+UploadId = Annotated[int, Path(ge=1, le=MAX_ID, description="a watchlist upload id")]
 
 
 class TimePoint(BaseModel):
@@ -52,6 +57,7 @@ class AlertQueue(BaseModel):
     alerts: list[AlertRow]
     open: int
     escalated: int
+    pending: int = Field(default=0, description="dismissals of high-severity hits waiting for a second person")
     generated: TimePoint
 
 
@@ -102,7 +108,8 @@ class ManifestView(BaseModel):
 
 
 class FullViewRequest(BaseModel):
-    reason: str = Field(min_length=3, max_length=1000, description="why the full manifest is needed (audited)")
+    reason: str = Field(max_length=1000, description="why the identifying data is needed (audited): at least "
+                        "20 characters and 3 different words, not filler")
 
 
 class Feature(BaseModel):
@@ -140,12 +147,35 @@ class HitDetail(BaseModel):
     entry: EntryView | None = Field(default=None, description="None when the list is not loaded in the console")
     decisions: list[DecisionRow]
     allowed: list[str] = Field(description="decisions the caller may take now")
+    clearance: str | None = Field(default=None, description="the traveller's clearance for this entry: pending "
+                                  "(not in force until a second person approves), approved or rejected")
+
+
+class HitSummary(BaseModel):
+    """A hit as the minimised traveller view lists it: no name, no date of birth."""
+
+    hit_id: int
+    status: str
+    severity: Literal["high", "medium", "low"]
+    score: float
+    list: str
+    entry_id: str
+
+
+class TravellerSummary(BaseModel):
+    """The traveller view without a reason: enough to find him, not to identify him."""
+
+    traveller: TravellerMinimal
+    flight: FlightRow
+    hits: builtins.list[HitSummary]
 
 
 class TravellerDetail(BaseModel):
+    """The identifying view: only with a reason, audited."""
+
     traveller: TravellerFull
     flight: FlightRow
-    hits: list[AlertRow]
+    hits: builtins.list[AlertRow]
 
 
 class DecisionRequest(BaseModel):
@@ -156,7 +186,9 @@ class DecisionRequest(BaseModel):
 class DecisionResult(BaseModel):
     hit_id: int
     status: str
-    allowlisted: bool
+    allowlisted: bool = Field(description="a clearance for this traveller and entry is in force (approved)")
+    clearance: str | None = Field(default=None, description="pending | approved | rejected, if one was proposed")
+    awaiting_approval: bool = Field(default=False, description="a second person (a supervisor) must approve")
 
 
 class WatchlistRow(BaseModel):
@@ -185,6 +217,10 @@ class UploadResult(BaseModel):
     previous_version: str | None = None
     problem: str | None = None
     upload_id: int | None = None
+    configured: bool = Field(default=False, description="a list the settings configure (API_ENGINE_WATCHLISTS)")
+    awaiting_confirmation: bool = Field(default=False, description="names a configured list: installed only when "
+                                        "a supervisor confirms the replacement after reading the diff")
+    confirmed_by: str | None = None
 
 
 class WatchlistsPage(BaseModel):
@@ -212,7 +248,7 @@ class UserRow(BaseModel):
 class NewUser(BaseModel):
     name: str
     role: str
-    password: str = Field(min_length=10)
+    password: str = Field(min_length=1, max_length=1024)  # the policy (users.check_password) says why a short one fails
 
 
 class Me(BaseModel):

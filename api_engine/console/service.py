@@ -3,22 +3,40 @@
 Strategy: each function takes the state and the signed-in principal and returns a model; any
 consultation of personal data beyond the alert queue (hit detail, traveller detail, full
 manifest) is appended to the audit trail first and refused if it cannot be (fail closed).
+Identity outside a hit (a traveller's or a whole manifest's names, dates of birth, documents) is
+shown only with a reason that says something (`reason_problem`: length, several different words,
+no filler), recorded with the view; without one the views are minimised.
+Uploads are streamed into a file under a size limit: the limit is checked on the declared length
+before the body is read and on every chunk after (`limit_body`), so a huge request is refused
+without being held, in memory or on disk.
 """
 
 from __future__ import annotations
 
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException, Request
+from starlette.datastructures import UploadFile
+from starlette.types import Message
 
 from . import queries
-from .auth import Principal
+from .auth import Principal, RoleGate
+from .catalog import MAX_UPLOAD_BYTES, UploadRefused
+from .decisions import allowed_for, clearance_status, fingerprint, hit_state
 from .models import (
     AuditPage,
     HitDetail,
+    HitSummary,
     ManifestView,
     TravellerDetail,
+    TravellerMinimal,
+    TravellerSummary,
     UploadResult,
     WatchlistRow,
     WatchlistsPage,
@@ -26,6 +44,42 @@ from .models import (
 from .state import ConsoleState
 
 PURPOSE = "border control"
+SUPERVISORS = RoleGate("supervisor")  # confirming a configured list's replacement
+Supervisor = Annotated[Principal, Depends(SUPERVISORS)]
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 64 * 1024  # the file plus multipart framing and the CSRF field
+CHUNK = 1 << 20
+
+REASON_MIN_CHARS = 20
+REASON_MIN_WORDS = 3
+REASON_MIN_LETTERS = 8
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def reason_problem(reason: str) -> str | None:
+    """Why `reason` does not justify seeing a traveller's identity, or None when it does.
+
+    A reason is read later by an auditor: it must say something. At least 20 characters, three
+    different words of two letters or more, eight different letters, and no filler word made of one
+    repeated character ("aaa", "xxxx")."""
+    text = " ".join(reason.split())
+    words = [w.casefold() for w in _WORD.findall(text)]
+    if len(text) < REASON_MIN_CHARS:
+        return f"a reason of at least {REASON_MIN_CHARS} characters is needed (what you check and why)"
+    if any(len(w) >= 3 and len(set(w)) == 1 for w in words):
+        return "the reason contains filler (a word of one repeated letter): say what you check and why"
+    if len(set(words)) < REASON_MIN_WORDS:
+        return f"the reason needs at least {REASON_MIN_WORDS} different words: say what you check and why"
+    if len(set("".join(words))) < REASON_MIN_LETTERS:
+        return "the reason looks like filler: say what you check and why"
+    return None
+
+
+def _check_reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    problem = reason_problem(reason)
+    if problem is not None:
+        raise HTTPException(status_code=422, detail=problem)
+    return reason
 
 
 def _not_found(what: str) -> HTTPException:
@@ -36,17 +90,42 @@ async def hit(state: ConsoleState, who: Principal, hit_id: int) -> HitDetail:
     detail = await queries.hit_detail(state.store, state.keyring, state.catalog, hit_id, who.role)
     if detail is None:
         raise _not_found("hit")
+    # The decisions this person may take, by the four-eyes rules of `decisions` (who escalated, who
+    # proposed the dismissal, whether the traveller's clearance is still pending).
+    print_ = fingerprint(detail.traveller.model_dump())
+    async with state.store.engine.connect() as conn:
+        detail.clearance = await clearance_status(conn, detail.alert.list, detail.alert.entry_id, print_)
+    state_ = hit_state(detail.alert.status, detail.alert.severity, detail.decisions, detail.clearance)
+    detail.allowed = allowed_for(state_, who)
     await state.auditor.record(actor=who.name, action="view_hit", subject=f"hit:{hit_id}", purpose=PURPOSE,
                                details={"traveller_ref": detail.alert.traveller_ref, "role": who.role})
     return detail
 
 
-async def traveller(state: ConsoleState, who: Principal, ref: str) -> TravellerDetail:
+async def traveller(state: ConsoleState, who: Principal, ref: str) -> TravellerSummary:
+    """The minimised traveller view (initials, role, nationality, flight, hits without names): no reason needed."""
     detail = await queries.traveller_detail(state.store, state.keyring, ref)
     if detail is None:
         raise _not_found("traveller")
-    await state.auditor.record(actor=who.name, action="view_traveller", subject=f"traveller:{ref}",
-                               purpose=PURPOSE, details={"role": who.role})
+    t = detail.traveller
+    return TravellerSummary(
+        traveller=TravellerMinimal(ref=t.ref, position=t.position, role=t.role, initials=t.initials,
+                                   nationality=t.nationality, hit_count=t.hit_count),
+        flight=detail.flight,
+        hits=[HitSummary(hit_id=h.hit_id, status=h.status, severity=h.severity, score=h.score, list=h.list,
+                         entry_id=h.entry_id) for h in detail.hits])
+
+
+async def traveller_full(state: ConsoleState, who: Principal, ref: str, reason: str) -> TravellerDetail:
+    """Name, date of birth and document of one traveller: only with a meaningful reason, audited first."""
+    reason = _check_reason(reason)
+    detail = await queries.traveller_detail(state.store, state.keyring, ref)
+    if detail is None:
+        raise _not_found("traveller")
+    await state.auditor.record(actor=who.name, action="view_traveller_full", subject=f"traveller:{ref}",
+                               purpose=PURPOSE, reason=reason,
+                               details={"role": who.role, "manifest_uid": detail.flight.manifest_uid,
+                                        "hits": [h.hit_id for h in detail.hits]})
     return detail
 
 
@@ -58,9 +137,7 @@ async def manifest_minimal(state: ConsoleState, uid: str) -> ManifestView:
 
 
 async def manifest_full(state: ConsoleState, who: Principal, uid: str, reason: str) -> ManifestView:
-    reason = reason.strip()
-    if len(reason) < 3:
-        raise HTTPException(status_code=422, detail="the full manifest needs a reason (at least 3 characters)")
+    reason = _check_reason(reason)
     view = await queries.manifest(state.store, state.keyring, uid, full=True)
     if view is None:
         raise _not_found("manifest")
@@ -81,14 +158,88 @@ def watchlists(state: ConsoleState, uploads: list[dict[str, Any]]) -> Watchlists
                                    for u in uploads])
 
 
-async def upload(state: ConsoleState, who: Principal, data: bytes, filename: str | None) -> UploadResult:
+async def limit_body(request: Request) -> None:
+    """A dependency declared before the role gate (which may parse the form for its CSRF field): a request
+    declaring more than the limit is refused before a byte of it is read; one without a declared length
+    (chunked) is cut off as soon as it passes the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(status_code=400, detail="invalid Content-Length")
+        if int(declared) > MAX_REQUEST_BYTES:
+            raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+    receive = request._receive  # Starlette reads the body through this; there is no public hook
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > MAX_REQUEST_BYTES:
+                raise HTTPException(status_code=413, detail=f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        return message
+
+    request._receive = limited
+
+
+@asynccontextmanager
+async def received_file(request: Request) -> AsyncIterator[tuple[Path, str | None, dict[str, str]]]:
+    """The uploaded `file` field copied to a temporary file in chunks (never whole in memory), with the
+    request's other text fields; the temporary file is gone afterwards."""
+    form = await request.form(max_files=1, max_fields=20)
+    try:
+        upload_ = form.get("file")
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        if not isinstance(upload_, UploadFile):
+            raise HTTPException(status_code=422, detail="choose a national-format CSV file to upload (field 'file')")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload.csv"
+            size = 0
+            with path.open("wb") as out:
+                while chunk := await upload_.read(CHUNK):
+                    size += len(chunk)
+                    if size > MAX_UPLOAD_BYTES:
+                        raise HTTPException(status_code=413,
+                                            detail=f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+                    out.write(chunk)
+            yield path, upload_.filename, fields
+    finally:
+        await form.close()
+
+
+async def upload(state: ConsoleState, who: Principal, path: Path, filename: str | None) -> UploadResult:
     _ = state.auditor.trail  # raises AuditUnavailable: fail closed before anything changes
-    report = await state.catalog.upload(data, filename, who.name)
+    try:
+        report = await state.catalog.upload_file(path, filename, who.name)
+    except UploadRefused as exc:
+        raise HTTPException(status_code=exc.status_code, detail=str(exc)) from exc
     await state.auditor.record(actor=who.name, action="watchlist_upload", subject=f"watchlist:{report.list_name}",
                                purpose="list management",
                                details={"version": report.version, "entries": report.entries,
                                         "rejected": len(report.rejected), "accepted": report.accepted,
-                                        "upload_id": report.upload_id})
+                                        "configured": report.configured,
+                                        "awaiting_confirmation": report.awaiting_confirmation,
+                                        "added": report.added, "removed": report.removed, "changed": report.changed,
+                                        "previous_version": report.previous_version, "upload_id": report.upload_id})
+    return report
+
+
+async def confirm_replacement(state: ConsoleState, who: Principal, upload_id: int) -> UploadResult:
+    """A supervisor installs an upload that names a configured list, having read its diff; audited with the counts."""
+    if who.role != "supervisor":
+        raise HTTPException(status_code=403, detail="only a supervisor confirms the replacement of a configured list")
+    _ = state.auditor.trail  # fail closed before anything changes
+    try:
+        report = await state.catalog.confirm(upload_id, who.name)
+    except UploadRefused as exc:
+        raise HTTPException(status_code=exc.status_code, detail=str(exc)) from exc
+    await state.auditor.record(actor=who.name, action="watchlist_replace", subject=f"watchlist:{report.list_name}",
+                               purpose="list management",
+                               details={"version": report.version, "previous_version": report.previous_version,
+                                        "entries": report.entries, "added": report.added, "removed": report.removed,
+                                        "changed": report.changed, "configured": report.configured,
+                                        "confirms_upload": upload_id, "upload_id": report.upload_id})
     return report
 
 

@@ -63,7 +63,8 @@ function renderQueue(table, queue, seen) {
   seen.clear();
   for (const a of queue.alerts) seen.add(a.hit_id);
   const counts = document.getElementById("counts");
-  if (counts) counts.textContent = queue.open + " open · " + queue.escalated + " escalated";
+  if (counts) counts.textContent = queue.open + " open · " + queue.escalated + " escalated · " +
+    (queue.pending || 0) + " awaiting approval";
 }
 
 function startQueue() {

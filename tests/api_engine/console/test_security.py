@@ -77,7 +77,8 @@ def test_unsafe_requests_without_the_csrf_token_are_refused(app_client: TestClie
     assert app_client.post(f"/hits/{hit_id}/decision", data=body).status_code == 403  # form without the field
     assert app_client.get(f"/api/hits/{hit_id}").json()["alert"]["status"] == "open"  # nothing happened
     ok = app_client.post(f"/api/hits/{hit_id}/decision", json=body, headers={"X-CSRF-Token": csrf})
-    assert ok.status_code == 200 and ok.json()["status"] == "dismissed" and ok.json()["allowlisted"]
+    # a high-severity hit: the dismissal and its clearance wait for a second person (four eyes)
+    assert ok.status_code == 200 and ok.json()["status"] == "dismiss_pending" and ok.json()["clearance"] == "pending"
     # The sign-in form itself needs its token too.
     other = TestClient(app_client.app)
     other.get("/login")
@@ -122,6 +123,7 @@ def _valid_request(path: str, role: str) -> dict[str, Any]:
     """A well-formed body for each unsafe /api route, so an allowed role's call must succeed."""
     bodies: dict[str, dict[str, Any]] = {
         "/api/manifests/{uid}/full": {"json": {"reason": f"role check by {role}"}},
+        "/api/travellers/{ref}/full": {"json": {"reason": f"role check by {role}"}},
         # officer first: open -> escalated; then the supervisor confirms the escalated hit.
         "/api/hits/{hit_id}/decision": {"json": {"decision": "escalate" if role == "officer" else "confirm",
                                                  "comment": f"role check by {role}"}},
@@ -146,7 +148,8 @@ def test_every_json_route_checks_the_role(app_client: TestClient, console_env: C
         await add_user(store, "nobody", "officer", PASSWORD)
 
     console_env.run(spare_account)
-    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody"}
+    # upload 1: the supervisor's upload of the configured NATIONAL list (waits for confirmation; routes run in order)
+    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody", "upload_id": "1"}
     routes = [r for r in _all_routes(list(app_client.app.routes)) if r.path.startswith("/api/")]
     assert len(routes) >= 14
     for route in routes:
