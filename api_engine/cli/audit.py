@@ -2,7 +2,8 @@
 
 Strategy: a thin shell over `api_engine.protection.audit.AuditTrail` on the configured store. `verify` prints the
 number of entries and the head hash (record it elsewhere to anchor the chain) and exits 0 when the
-chain is intact, 1 naming the first broken entry, 2 on usage problems. Output holds references only:
+chain is intact, 1 naming the first broken entry, 2 on usage problems. When retention has pruned
+the oldest entries it says which, when, and by which run (actor, run id, clock, override). Output holds references only:
 the trail never contains personal data.
 """
 
@@ -45,13 +46,16 @@ async def _verify(settings: Settings, as_json: bool) -> int:
     finally:
         await store.close()
     if as_json:
+        p = result.pruned_by
         print(json.dumps({"ok": result.ok, "entries": result.entries, "first_broken": result.first_broken,
                           "problem": result.problem, "head_hash": result.head_hash,
-                          "pruned_through": result.pruned_through}))
+                          "pruned_through": result.pruned_through,
+                          "pruned": None if p is None else {"at": p.at.isoformat(), "actor": p.actor, "record": p.seq,
+                                                            **p.details}}))
     elif result.ok:
-        print(f"audit trail intact: {result.entries} entries checked"
-              + (f" (entries up to {result.pruned_through} pruned by retention)" if result.pruned_through else "")
-              + f"; head {result.head_hash}")
+        print(f"audit trail intact: {result.entries} entries checked; head {result.head_hash}")
+        if result.pruned_through:
+            print(f"anchor: {result.anchor_text()}")
     else:
         print(f"audit trail BROKEN at entry {result.first_broken}: {result.problem} "
               f"({result.entries} entries verified before it)", file=sys.stderr)

@@ -1,9 +1,10 @@
 """`api-engine retention run [--dry-run] [--now ISO-8601]`.
 
 Strategy: a thin shell over `api_engine.protection.retention.run_retention` on the configured
-store. `--now` moves the clock (tests, what-if runs); `--dry-run` counts what is due and changes
-nothing (and says so in the audit trail). Output and logs hold counts, never data.
-Exit status: 0 done, 2 usage problems.
+store. `--now` moves the clock (what-if runs); a clock later than the real one would delete data not
+due yet, so it is refused unless `--allow-future-now REASON` states why (audited before anything is
+deleted). `--dry-run` counts what is due and changes nothing (and says so in the audit trail).
+Output and logs hold counts, never data. Exit status: 0 done, 2 usage problems or a refused clock.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ def add_parser(sub: Any) -> None:
     run = rsub.add_parser("run", help="run the retention job once")
     _common(run)
     run.add_argument("--dry-run", action="store_true", help="count what is due; change nothing")
-    run.add_argument("--now", help="the clock, ISO-8601 (default: now); for tests and what-if runs")
+    run.add_argument("--now", help="the clock, ISO-8601 (default: now); later than the real clock only with "
+                                   "--allow-future-now")
+    run.add_argument("--allow-future-now", metavar="REASON",
+                     help="run on a --now later than the real clock, for this stated reason (audited)")
     run.add_argument("--policy", type=Path, help="policy TOML (default: API_ENGINE_RETENTION_POLICY or packaged)")
     run.set_defaults(func=run_retention_cmd)
 
@@ -47,20 +51,29 @@ def _parse_now(text: str | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def _run(settings: Settings, now: datetime, dry_run: bool, policy_path: Path | None, batch: int) -> int:
-    from api_engine.protection.crypto import keyring_from_settings
-    from api_engine.protection.retention import load_policy, run_retention
+async def _run(settings: Settings, now: datetime, dry_run: bool, policy_path: Path | None, batch: int,
+               override: str | None) -> int:
+    from api_engine.protection.crypto import check_keyring, keyring_from_settings
+    from api_engine.protection.retention import ClockRefused, check_clock, load_policy, run_retention
     from api_engine.store import Store
 
+    try:  # before the store is even opened: a refused clock changes nothing
+        check_clock(now, override)
+    except ClockRefused as exc:
+        print(f"retention run refused: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     policy = load_policy(policy_path or settings.retention_policy)
     store = await Store.open(settings.effective_database_url)
     try:
-        report = await run_retention(store, policy, now=now, dry_run=dry_run, batch_size=batch,
-                                     keyring=keyring_from_settings(settings), actor="retention-cli")
+        ring = keyring_from_settings(settings)
+        await check_keyring(store, ring)
+        report = await run_retention(store, policy, now=now, dry_run=dry_run, batch_size=batch, keyring=ring,
+                                     actor="retention-cli", clock_override=override)
     finally:
         await store.close()
     print(json.dumps({"now": report.now.isoformat(), "dry_run": report.dry_run, "counts": report.counts,
-                      "batches": report.batches}, sort_keys=True))
+                      "batches": report.batches, "run": report.run,
+                      "clock_override": report.clock_override is not None}, sort_keys=True))
     return EXIT_OK
 
 
@@ -73,5 +86,6 @@ def run_retention_cmd(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         print("--batch-size must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_run(store_settings(args), now, args.dry_run, args.policy, args.batch_size))
+    return asyncio.run(_run(store_settings(args), now, args.dry_run, args.policy, args.batch_size,
+                            args.allow_future_now))
 

@@ -6,7 +6,10 @@ deleting any row breaks the chain at that row and `verify()` names it. A one-row
 holds the newest sequence number and hash: an append starts by updating it, which takes the row lock
 on PostgreSQL and the write lock on SQLite, so concurrent appends (threads, workers, processes) are
 serialised without gaps, and a deleted newest entry is noticed too. Pruning (audit retention) moves an
-anchor (`pruned_seq`, `pruned_hash`) instead of breaking the chain. The log names things by
+anchor (`pruned_seq`, `pruned_hash`) instead of breaking the chain, and records itself in the chain
+(`audit.prune`: how many, through which entry, when, by which actor and run, on which clock);
+`verify()` reports that record with the anchor, and an anchor no prune record accounts for (rows
+deleted and the head edited by hand) breaks the chain. The log names things by
 reference only (traveller refs, manifest uids, hit ids, counts); `append` refuses details whose keys
 name personal data. LED Art. 25 asks for exactly this: who, when, what, why, tamper-evident.
 Limits: someone with write access to the database can rewrite the whole chain and its head; record
@@ -74,6 +77,22 @@ class AuditVerification:
     head_hash: str | None = None
     pruned_through: int = 0
     notes: list[str] = field(default_factory=list)
+    pruned_by: AuditEntry | None = None  # the `audit.prune` entry that moved the anchor: when, who, which run
+
+    def anchor_text(self) -> str:
+        """What was pruned, when, by which run: one line for `audit verify`."""
+        if not self.pruned_through:
+            return "nothing pruned"
+        p = self.pruned_by
+        if p is None:
+            return f"entries 1-{self.pruned_through} pruned (no prune record)"
+        d = p.details
+        clock = f", clock {d['now']}" if d.get("now") else ""
+        override = " (clock override)" if d.get("clock_override") else ""
+        run = f" run {d['run']}" if d.get("run") else ""
+        return (f"entries 1-{self.pruned_through} pruned ({d.get('entries_removed', '?')} removed, older than "
+                f"{d.get('before', '?')}) at {p.at.isoformat()} by {p.actor}{run}{clock}{override}, "
+                f"recorded in entry {p.seq}")
 
 
 def _utc(at: datetime) -> datetime:
@@ -207,7 +226,29 @@ class AuditTrail:
             if int(head.seq) < last or head.hash != prev:
                 return self._broken(checked, int(head.seq) + 1 if int(head.seq) < last else last,
                                     "the chain's head does not match its newest entry", head)
-            return AuditVerification(ok=True, entries=checked, head_hash=prev, pruned_through=pruned_seq)
+            record = await self._prune_record(conn, pruned_seq) if pruned_seq else None
+            if pruned_seq and record is None:
+                return self._broken(checked, pruned_seq + 1, f"entries up to {pruned_seq} are gone but no "
+                                    "audit.prune entry records their pruning: they were deleted by hand", head)
+            return AuditVerification(ok=True, entries=checked, head_hash=prev, pruned_through=pruned_seq,
+                                     pruned_by=record)
+
+    @staticmethod
+    async def _prune_record(conn: AsyncConnection, pruned_seq: int) -> AuditEntry | None:
+        """The newest `audit.prune` entry, if it is the one that set the anchor at `pruned_seq`."""
+        row = (await conn.execute(select(audit_log).where(audit_log.c.action == "audit.prune",
+                                                          audit_log.c.seq > pruned_seq)
+                                  .order_by(audit_log.c.seq.desc()).limit(1))).first()
+        if row is None:
+            return None
+        entry = _entry(row)
+        return entry if entry.details.get("through_seq") == pruned_seq else None
+
+    async def head_seq(self) -> int:
+        """The newest entry's sequence number (0 for an empty trail)."""
+        async with self.store.engine.connect() as conn:
+            seq = (await conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1))).scalar()
+            return int(seq or 0)
 
     @staticmethod
     def _broken(checked: int, seq: int, problem: str, head: Any) -> AuditVerification:
@@ -215,8 +256,12 @@ class AuditTrail:
                                  head_hash=head.hash if head is not None else None,
                                  pruned_through=int(head.pruned_seq) if head is not None else 0)
 
-    async def prune(self, before: datetime, *, actor: str, keep_newest: int = 1) -> int:
-        """Delete entries older than `before` (audit retention), moving the anchor; returns how many."""
+    async def prune(self, before: datetime, *, actor: str, keep_newest: int = 1, through_seq: int | None = None,
+                    run: Mapping[str, Any] | None = None) -> int:
+        """Delete entries older than `before` (audit retention), moving the anchor; returns how many.
+
+        Never past `through_seq` (a retention run passes its start, so its own entries stay); `run`
+        (run id, clock) goes into the prune record that `verify` reports with the anchor."""
         async with self.store.transaction() as conn:
             head = (await conn.execute(
                 update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq)
@@ -224,6 +269,8 @@ class AuditTrail:
             if head is None:
                 return 0
             limit_seq = int(head.seq) - keep_newest
+            if through_seq is not None:
+                limit_seq = min(limit_seq, through_seq)
             cut = (await conn.execute(
                 select(audit_log.c.seq, audit_log.c.hash)
                 .where(audit_log.c.at < before, audit_log.c.seq <= limit_seq)
@@ -234,6 +281,6 @@ class AuditTrail:
             await conn.execute(update(audit_head).where(audit_head.c.id == 1)
                                .values(pruned_seq=cut.seq, pruned_hash=cut.hash))
             await self._append(conn, actor, "audit.prune", f"audit_log:1-{int(cut.seq)}", "retention", None,
-                               _canonical_details({"entries_removed": removed, "through_seq": int(cut.seq),
-                                                   "before": _utc(before).isoformat()}))
+                               _canonical_details({**(run or {}), "entries_removed": removed,
+                                                   "through_seq": int(cut.seq), "before": _utc(before).isoformat()}))
             return int(removed)

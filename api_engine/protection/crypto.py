@@ -5,11 +5,16 @@ until `api-engine keys rotate` has re-encrypted everything) and a separate pseud
 rotating the data key does not change pseudonyms and statistics over pseudonyms stay stable.
 Ciphertexts carry their key id and are bound to the column they belong to (AES-GCM associated data
 "table.column"), so a value copied into another column does not decrypt. Text columns hold
-"enc1:<kid>:<base64url(nonce|ciphertext)>", binary columns b"ENC1" + kid + nonce + ciphertext;
-anything else is read as legacy plaintext, so stores written before encryption keep working.
+"enc1:<kid>:<base64url(nonce|ciphertext)>", binary columns b"ENC1" + kid + nonce + ciphertext.
+Reading a text column that holds neither a ciphertext nor a pseudonym fails (`PlaintextValue`):
+an identifying value stored in clear is a fault to repair (`api-engine keys rotate` seals legacy
+rows), never something to pass on quietly.
 Keys come from settings (API_ENGINE_DATA_KEY, API_ENGINE_DATA_KEYS_OLD, API_ENGINE_PSEUDONYM_KEY,
 base64 of 32 bytes); without them the embedded default generates a key file under data_dir (mode
-0600) and warns: whoever loses that file loses the identifying data, which is the point.
+0600, written whole before it appears, so a second process starting at the same moment never
+reads half a file) and warns: whoever loses that file loses the identifying data, which is the point.
+A store remembers the fingerprints of the keys it was written with (`check_keyring`): a process
+whose keyring lacks one of them refuses to start instead of writing rows the others cannot read.
 """
 
 from __future__ import annotations
@@ -22,18 +27,23 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from api_engine.protection.files import private_dir
+
 if TYPE_CHECKING:
     from api_engine.settings import Settings
 
-__all__ = ["IDENTITY_COLUMNS", "KEY_FILE", "DecryptionError", "Keyring", "identity_from_record",
-           "keyring_from_settings", "new_key", "open_traveller_secrets", "pseudonym", "reveal_traveller"]
+__all__ = ["IDENTITY_COLUMNS", "KEY_FILE", "DecryptionError", "Keyring", "KeyringMismatch", "PlaintextValue",
+           "check_keyring", "identity_from_record", "keyring_from_settings", "new_key", "open_dead_letter",
+           "open_traveller_secrets", "pseudonym", "retire_keys", "reveal_traveller", "seal_dead_letter"]
 
 log = logging.getLogger("api_engine.protection.crypto")
 
@@ -53,12 +63,41 @@ class DecryptionError(ValueError):
     """A ciphertext whose key is unknown or whose content or column does not match."""
 
 
+class PlaintextValue(DecryptionError):
+    """A sealed column holds a value in clear (the message names the column, never the value)."""
+
+
+class KeyringMismatch(SystemExit):
+    """The store was written with keys this process does not hold: it must not start.
+
+    A SystemExit on purpose: every command that opens the store stops with this message (exit
+    status 1, no traceback), and no `except Exception` on the way can keep a process running that
+    would write rows the other hosts cannot read."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def new_key() -> bytes:
     return secrets.token_bytes(32)
 
 
 def _kid(key: bytes) -> str:
     return hashlib.sha256(b"api-engine data key id\x00" + key).hexdigest()[:_KID_LEN]
+
+
+def pseudonym_key_id(key: bytes) -> str:
+    """A fingerprint of the pseudonym key (hosts must share it, or equal names stop joining)."""
+    return "p" + hashlib.sha256(b"api-engine pseudonym key id\x00" + key).hexdigest()[:_KID_LEN * 2]
+
+
+def _is_pseudonym(value: str) -> bool:
+    """Retention writes `#`-prefixed HMAC pseudonyms into the identity columns: not identifying."""
+    return value.startswith("#")
 
 
 def _b64key(text: str) -> bytes:
@@ -119,9 +158,21 @@ class Keyring:
                 body = binascii.b2a_base64(nonce + aead.encrypt(nonce, value.encode("utf-8"), aad), newline=False)
                 row[col] = prefix + body.translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
+    def is_sealed(self, value: str | bytes | None) -> bool:
+        """Whether a stored value is a ciphertext of ours (of any key)."""
+        if isinstance(value, str):
+            return value.startswith(_TEXT_PREFIX)
+        return isinstance(value, bytes | bytearray | memoryview) and bytes(value).startswith(_BIN_PREFIX)
+
     def decrypt_text(self, value: str | None, column: str) -> str | None:
-        if value is None or not value.startswith(_TEXT_PREFIX):
-            return value
+        """The value of a sealed text column; a pseudonym as it is; anything in clear is refused."""
+        if value is None:
+            return None
+        if not value.startswith(_TEXT_PREFIX):
+            if _is_pseudonym(value):
+                return value
+            raise PlaintextValue(f"{column} holds a value that is not encrypted (run `api-engine keys rotate` "
+                                 "to seal values written before encryption)")
         try:
             _, kid, body = value.split(":", 2)
             raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -170,6 +221,8 @@ class Keyring:
         if value is None or self.key_id_of(value) == self.current:
             return None
         if isinstance(value, str):
+            if not value.startswith(_TEXT_PREFIX):  # legacy plaintext or a pseudonym: seal it as it is
+                return self.encrypt_text(value, column)
             return self.encrypt_text(self.decrypt_text(value, column), column)
         return self.encrypt_bytes(self.decrypt_bytes(bytes(value), column), column)
 
@@ -183,18 +236,40 @@ class Keyring:
         """Write the key file (embedded default only)."""
         if self.path is None:
             raise ValueError("keys from settings are managed by the operator, not written to a file")
+        tmp = _write_temp(self.path, self._file_data())
+        os.replace(tmp, self.path)
+
+    def _file_data(self) -> bytes:
         data = {"current": self.current, "pseudonym": base64.b64encode(self.pseudonym_key).decode(),
                 "keys": {k: base64.b64encode(v).decode() for k, v in self.keys.items()}}
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, self.path)
+        return json.dumps(data, indent=2).encode("utf-8")
 
     # ---- pseudonyms -----------------------------------------------------------------------------
 
     def pseudonym(self, value: str | None, kind: str, width: int = 27) -> str | None:
         return pseudonym(self.pseudonym_key, value, kind, width)
+
+
+# Dead letters leave the store (api.dlq) with the bytes as received sealed under the data key, bound to
+# this label: an operator with the keyring opens them (`api-engine keys open-dead-letter`); once the key
+# is retired by a rotation, old dead letters are unreadable everywhere, whatever the topic still holds.
+DEAD_LETTER_LABEL = "api.dlq.original"
+
+
+def seal_dead_letter(keyring: Keyring, original: bytes) -> str:
+    """The original bytes of a dead letter, AES-GCM sealed, as base64 text for the event."""
+    return base64.b64encode(keyring.encrypt_bytes(original, DEAD_LETTER_LABEL)).decode("ascii")
+
+
+def open_dead_letter(keyring: Keyring, sealed: str) -> bytes:
+    """The original bytes behind `seal_dead_letter` (DecryptionError for anything else)."""
+    try:
+        blob = base64.b64decode(sealed, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecryptionError("not a sealed dead letter (bad base64)") from exc
+    if not blob.startswith(_BIN_PREFIX):
+        raise PlaintextValue("the dead letter's original is not sealed")
+    return keyring.decrypt_bytes(blob, DEAD_LETTER_LABEL)
 
 
 def pseudonym(key: bytes, value: str | None, kind: str, width: int = 27) -> str | None:
@@ -203,6 +278,20 @@ def pseudonym(key: bytes, value: str | None, kind: str, width: int = 27) -> str 
         return value
     mac = hmac.new(key, f"{kind}\x1f{value.strip().upper()}".encode(), hashlib.sha256).digest()
     return "#" + base64.b32encode(mac).decode().rstrip("=")[:max(1, min(width, 53) - 1)]
+
+
+def _write_temp(path: Path, data: bytes) -> Path:
+    """The whole content in a private temporary file beside `path`, flushed to disk."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 def _load_file(path: Path) -> Keyring:
@@ -228,17 +317,19 @@ def keyring_from_settings(settings: Settings) -> Keyring:
     path = Path(settings.data_dir) / KEY_FILE
     if path.exists():
         return _load_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     ring = Keyring.generate()
     ring.path = path
-    data = {"current": ring.current, "pseudonym": base64.b64encode(ring.pseudonym_key).decode(),
-            "keys": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()}}
+    # Written whole to a temporary file, then linked into place: the name appears complete or not at
+    # all, and a link never replaces an existing file, so two processes starting together agree on
+    # the first one's key instead of one of them reading a half-written file.
+    tmp = _write_temp(path, ring._file_data())
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another worker created it first: use theirs
+        os.link(tmp, path)
+    except FileExistsError:  # another process created it first: use theirs
         return _load_file(path)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
+    finally:
+        os.unlink(tmp)
     log.warning("no API_ENGINE_DATA_KEY set: generated a data key file at %s; back it up and keep it secret "
                 "(without it the stored identifying fields cannot be read)", path)
     ring.source = "file"
@@ -293,6 +384,7 @@ SEALED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("raw_messages", "interchange_id", ("raw",)),
     ("assembly_parts", "id", ("manifest_json",)),
     ("output_events", "id", ("value",)),
+    ("hits", "id", ("explanation",)),
 )
 
 
@@ -329,3 +421,89 @@ async def rotate(store: Any, keyring: Keyring, *, batch_size: int = 2000) -> dic
                 break
             last = rows[-1][0]
     return done
+
+
+# ---- the keys a store was written with ---------------------------------------------------------------------
+
+_KEYRING_LOCK = 0x4150494B  # "APIK": serialises the keyring check of processes starting together (PostgreSQL)
+MULTI_HOST_HINT = ("every process sharing a store needs the same keyring: the same API_ENGINE_DATA_KEY, "
+                   "API_ENGINE_DATA_KEYS_OLD and API_ENGINE_PSEUDONYM_KEY on every host (or one data-keys.json "
+                   "copied to each host's data dir); see docs/data-protection.md, 'Several hosts, one store'")
+
+
+async def check_keyring(store: Any, keyring: Keyring) -> list[str]:
+    """Refuse a keyring that cannot read what the store holds; otherwise register its current key.
+
+    The store keeps the fingerprints (key ids) of the data keys it was written with and of the
+    pseudonym key. A process whose keyring lacks an active one raises `KeyringMismatch` before it
+    writes anything: its rows would be unreadable to the other hosts and to a console holding the
+    other keys (and its pseudonyms would not join theirs). A store that has no fingerprints yet
+    (new, or written before they were kept) is sampled: the newest sealed value of each table names
+    the key it needs. Returns the data key ids registered by this call."""
+    from sqlalchemy import insert, select, text, update
+
+    from api_engine.store.schema import key_fingerprints, metadata
+
+    pid = pseudonym_key_id(keyring.pseudonym_key)
+    async with store.transaction() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _KEYRING_LOCK})
+        rows = (await conn.execute(select(key_fingerprints))).all()
+        kind_of = {r.fingerprint: r.kind for r in rows}
+        retired = {r.fingerprint for r in rows if r.retired_at is not None}
+        if not rows:  # nothing recorded yet: what does the data say?
+            for table_name, pk_name, col_name in _SAMPLED:
+                table = metadata.tables[table_name]
+                col = table.c[col_name]
+                value = (await conn.execute(select(col).where(col.is_not(None))
+                                            .order_by(table.c[pk_name].desc()).limit(1))).scalar()
+                kid = keyring.key_id_of(value)
+                if kid is not None:
+                    kind_of.setdefault(kid, "data")
+        active = sorted(fp for fp, kind in kind_of.items() if kind == "data" and fp not in retired)
+        missing = [fp for fp in active if fp not in keyring.keys]
+        pseudonyms = [fp for fp, kind in kind_of.items() if kind == "pseudonym"]
+        problems = []
+        if missing:
+            problems.append(f"the store holds data sealed with data key(s) {', '.join(missing)}, which this "
+                            f"process's keyring ({', '.join(sorted(keyring.keys))}) does not have")
+        if pseudonyms and pid not in pseudonyms:
+            problems.append("the store's pseudonyms were made with another pseudonym key than this process's")
+        if problems:
+            raise KeyringMismatch("refusing to start: " + "; ".join(problems) + ". " + MULTI_HOST_HINT + ".")
+        recorded = {r.fingerprint for r in rows}
+        added = []
+        for fp, kind in {keyring.current: "data", **dict.fromkeys(active, "data"), pid: "pseudonym"}.items():
+            if fp in recorded:
+                if fp in retired and fp == keyring.current:  # a retired key made current again
+                    await conn.execute(update(key_fingerprints).where(key_fingerprints.c.fingerprint == fp)
+                                       .values(retired_at=None))
+                continue
+            await conn.execute(insert(key_fingerprints).values(fingerprint=fp, kind=kind,
+                                                               registered_at=datetime.now(UTC)))
+            if kind == "data":
+                added.append(fp)
+                log.info("event=data_key_registered key=%s", fp)
+        return added
+
+
+# The newest value of these (table, primary key, sealed column) names a key an unregistered store needs.
+_SAMPLED = (("travellers", "id", "traveller_json"), ("raw_messages", "interchange_id", "raw"),
+            ("assembly_parts", "id", "manifest_json"), ("output_events", "id", "value"), ("hits", "id", "explanation"))
+
+
+async def retire_keys(store: Any, keyring: Keyring) -> list[str]:
+    """After a rotation has sealed everything under the current key: the other data keys are no
+    longer needed to read the store, so processes without them may start. Returns those retired."""
+    from sqlalchemy import select, update
+
+    from api_engine.store.schema import key_fingerprints
+
+    async with store.transaction() as conn:
+        old = (await conn.execute(select(key_fingerprints.c.fingerprint).where(
+            key_fingerprints.c.kind == "data", key_fingerprints.c.fingerprint != keyring.current,
+            key_fingerprints.c.retired_at.is_(None)))).scalars().all()
+        if old:
+            await conn.execute(update(key_fingerprints).where(key_fingerprints.c.fingerprint.in_(old))
+                               .values(retired_at=datetime.now(UTC)))
+    return sorted(old)

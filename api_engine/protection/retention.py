@@ -12,6 +12,11 @@ survive, and keeps one AES-GCM sealed copy for a supervisor's recorded re-identi
 row's deletion. Raw bytes, the parts held for assembly and the stored copies of output events are
 deleted on the raw-message clock (a later replay of such a record is recognised and emits nothing).
 Each run appends its counts (never data) to the audit trail.
+Clock safety: a run's clock (`now`) later than the real clock deletes what is not due yet (a typo, or
+someone hiding a hit), so it is refused unless overridden with a stated reason, which is audited
+before anything is touched. The audit trail is pruned only up to the run's start (never its own
+entries) and never from the first entry that documents a case still held (a confirmed or escalated
+hit follows the case retention, and so does its trail); the prune record names the run.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import json
 import logging
 import re
 import tomllib
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +35,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, func, not_, select, update
+from sqlalchemy import Select, String, bindparam, cast, delete, exists, func, literal, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -44,6 +50,7 @@ from api_engine.settings import Settings
 from api_engine.store import Store
 from api_engine.store.schema import (
     assembly_parts,
+    audit_log,
     hits,
     interchanges,
     manifests,
@@ -53,14 +60,17 @@ from api_engine.store.schema import (
     travellers,
 )
 
-__all__ = ["ReidentificationRefused", "RetentionPolicy", "RetentionReport", "Rule", "depersonalised_traveller",
-           "load_policy", "parse_duration", "reidentify", "run_retention"]
+__all__ = ["ClockRefused", "ReidentificationRefused", "RetentionPolicy", "RetentionReport", "Rule",
+           "check_clock", "depersonalised_traveller", "load_policy", "parse_duration", "reidentify",
+           "run_retention"]
 
 log = logging.getLogger("api_engine.protection.retention")
 
 LANES = ("border", "law_enforcement")
 CLOCKS = ("receipt", "departure", "arrival")
 REIDENTIFY_ROLES = frozenset({"supervisor"})
+# How far a run's clock may be ahead of the real one without an override (clock skew between hosts).
+CLOCK_TOLERANCE = timedelta(minutes=5)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdwy])\s*$")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
@@ -100,7 +110,7 @@ class RetentionPolicy:
     traveller: dict[str, Rule]
     case: dict[str, Rule]
     audit_trail: Rule
-    held_hit_statuses: tuple[str, ...] = ("confirmed", "escalated")
+    held_hit_statuses: tuple[str, ...] = ("confirmed", "escalated", "dismiss_pending")
 
     @classmethod
     def from_toml(cls, text: str) -> RetentionPolicy:
@@ -115,7 +125,7 @@ class RetentionPolicy:
 
         return cls(raw_message=lanes("raw_message"), traveller=lanes("traveller"), case=lanes("case"),
                    audit_trail=Rule.from_toml(data.get("audit_trail", {}), "audit_trail"),
-                   held_hit_statuses=tuple(data.get("held_hit_statuses", ("confirmed", "escalated"))))
+                   held_hit_statuses=tuple(data.get("held_hit_statuses", cls.held_hit_statuses)))
 
 
 def load_policy(path: Path | None = None) -> RetentionPolicy:
@@ -134,6 +144,8 @@ class RetentionReport:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
     batches: int = 0
+    run: str = ""  # this run's id, named in its audit entries (and in the anchor of a prune)
+    clock_override: str | None = None  # the stated reason, when the clock was ahead of the real one
 
     def add(self, key: str, n: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + n
@@ -141,6 +153,10 @@ class RetentionReport:
 
 class ReidentificationRefused(PermissionError):
     """Re-identification needs the supervisor role and a recorded reason."""
+
+
+class ClockRefused(ValueError):
+    """A run's clock later than the real clock, without an override and a stated reason."""
 
 
 # ---- depersonalisation of one traveller --------------------------------------------------------------------
@@ -193,20 +209,29 @@ def depersonalised_traveller(row: Mapping[str, Any], ring: Keyring, *, now: date
     plain = open_traveller_secrets(row, ring)
     out: dict[str, Any] = {c: ring.pseudonym(plain[c], c, _WIDTH[c]) for c in _WIDTH}
     tj = plain.get("traveller_json")
-    out["traveller_json"] = json.dumps(_pseudonymise_json(json.loads(tj), ring)) if tj else None
+    # Sealed too: pseudonyms are not identifying, but the record keeps non-identifying detail
+    # (genders, nationalities, places) that together may single someone out.
+    out["traveller_json"] = (ring.encrypt_text(json.dumps(_pseudonymise_json(json.loads(tj), ring)),
+                                               "travellers.traveller_json") if tj else None)
     out["reid_sealed"] = (ring.encrypt_bytes(json.dumps(plain).encode(), "travellers.reid_sealed")
                           if keep_for_reidentification else None)
     out["pseudonymised_at"] = now
     return out
 
 
-def _scrub_explanation(text: str) -> str:
-    """A hit's feature list without the compared values (the `detail` texts may quote names)."""
+def _scrub_explanation(text: str, ring: Keyring) -> str:
+    """A hit's feature list without the compared values (the `detail` texts quote names), sealed again.
+
+    A legacy explanation stored in clear is scrubbed and sealed as well: retention repairs it."""
+    column = "hits.explanation"
+    plain = (ring.decrypt_text(text, column) if ring.is_sealed(text) else text) or "[]"  # a wrong key raises
     try:
-        items = json.loads(text)
-    except ValueError:
-        return "[]"
-    return json.dumps([{k: v for k, v in i.items() if k != "detail"} for i in items if isinstance(i, dict)])
+        items = json.loads(plain)
+    except json.JSONDecodeError:
+        items = []
+    kept = [{k: v for k, v in i.items() if k != "detail"} for i in items if isinstance(i, dict)] \
+        if isinstance(items, list) else []
+    return ring.encrypt_text(json.dumps(kept), column) or "[]"
 
 
 # ---- the job -----------------------------------------------------------------------------------------------
@@ -241,13 +266,44 @@ async def _count(store: Store, query: Select[Any], params: dict[str, Any]) -> in
         return n
 
 
+def check_clock(now: datetime, clock_override: str | None, *, real_now: datetime | None = None) -> bool:
+    """Whether `now` is ahead of the real clock (then only with a stated reason); raises ClockRefused."""
+    real = real_now or datetime.now(UTC)
+    if now <= real + CLOCK_TOLERANCE:
+        return False
+    if clock_override is None or len(clock_override.strip()) < 5:
+        raise ClockRefused(
+            f"the clock given ({now.isoformat()}) is {_span(now - real)} ahead of the real clock "
+            f"({real.replace(microsecond=0).isoformat()}): it would delete data that is not due yet. "
+            "Give the reason to run on that clock anyway (`--allow-future-now REASON`); it is audited.")
+    return True
+
+
+def _span(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:.0f} days" if days >= 2 else f"{delta.total_seconds() / 3600:.1f} hours"
+
+
 async def run_retention(store: Store, policy: RetentionPolicy, *, now: datetime, dry_run: bool = False,
                         batch_size: int = 2000, keyring: Keyring | None = None,
-                        actor: str = "retention") -> RetentionReport:
-    """Apply the policy as of `now`: delete, depersonalise, prune the audit trail; audit the counts."""
+                        actor: str = "retention", clock_override: str | None = None) -> RetentionReport:
+    """Apply the policy as of `now`: delete, depersonalise, prune the audit trail; audit the counts.
+
+    `now` later than the real clock raises ClockRefused unless `clock_override` states why; the
+    override is audited before anything is deleted."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    report = RetentionReport(now=now, dry_run=dry_run)
+    ahead = check_clock(now, clock_override)
+    report = RetentionReport(now=now, dry_run=dry_run, run=uuid.uuid4().hex[:12],
+                             clock_override=clock_override if ahead else None)
     params = {"held": list(policy.held_hit_statuses)}
+    trail = AuditTrail(store)
+    start_seq = await trail.head_seq()  # entries after this one are the run's own (or newer): never pruned
+    if ahead:
+        await trail.append(actor=actor, action="retention.clock_override", subject="store",
+                           purpose="storage limitation", reason=clock_override,
+                           details={"run": report.run, "now": now.isoformat(), "dry_run": dry_run,
+                                    "real_now": datetime.now(UTC).isoformat()})
+        log.warning("event=retention_clock_override run=%s now=%s", report.run, now.isoformat())
 
     # 1. Raw bytes, parts held for assembly, stored output copies: on the raw-message clock (receipt).
     for lane, rule in policy.raw_message.items():
@@ -315,18 +371,36 @@ async def run_retention(store: Store, policy: RetentionPolicy, *, now: datetime,
                                      report=report)
             report.add(f"{category}_depersonalised", n)
 
-    # 4. The audit trail's own retention.
-    trail = AuditTrail(store)
+    # 4. The audit trail's own retention: up to the run's start, and not from the first entry about a
+    #    case still held (its trail follows the case retention).
     if policy.audit_trail.delete_after is not None and not dry_run:
-        report.add("audit_entries_pruned", await trail.prune(now - policy.audit_trail.delete_after, actor=actor))
+        through = start_seq
+        first_case = await _first_case_entry(store, params)
+        if first_case is not None:
+            through = min(through, first_case - 1)
+        report.add("audit_entries_pruned", await trail.prune(
+            now - policy.audit_trail.delete_after, actor=actor, through_seq=through,
+            run={"run": report.run, "now": now.isoformat(), "clock_override": report.clock_override is not None}))
 
     await trail.append(actor=actor, action="retention.dry_run" if dry_run else "retention.run", subject="store",
                        purpose="storage limitation",
-                       details={"now": now.isoformat(), "counts": dict(sorted(report.counts.items())),
-                                "batches": report.batches})
+                       details={"run": report.run, "now": now.isoformat(),
+                                "counts": dict(sorted(report.counts.items())), "batches": report.batches})
     log.info("retention %s as of %s: %s", "dry run" if dry_run else "run", now.isoformat(),
              ", ".join(f"{k}={v}" for k, v in sorted(report.counts.items())) or "nothing due")
     return report
+
+
+async def _first_case_entry(store: Store, params: dict[str, Any]) -> int | None:
+    """The first audit entry about a hit in a held state, or about its traveller (None: there is none)."""
+    held = hits.c.status.in_(bindparam("held", expanding=True))
+    about_hit = exists().where(held, audit_log.c.subject == literal("hit:") + cast(hits.c.id, String))
+    about_traveller = exists().where(held, hits.c.traveller_id == travellers.c.id,
+                                     audit_log.c.subject == literal("traveller:") + travellers.c.ref)
+    async with store.engine.connect() as conn:
+        seq = (await conn.execute(select(func.min(audit_log.c.seq)).where(about_hit | about_traveller),
+                                  params)).scalar()
+    return int(seq) if seq is not None else None
 
 
 _DEPERSONALISE = (update(travellers).where(travellers.c.id == bindparam("_id"))
@@ -350,7 +424,8 @@ async def _depersonalise(store: Store, due: Select[Any], params: dict[str, Any],
                 if expl:
                     await conn.execute(update(hits).where(hits.c.id == bindparam("_id"))
                                        .values(explanation=bindparam("explanation")),
-                                       [{"_id": h.id, "explanation": _scrub_explanation(h.explanation)} for h in expl])
+                                       [{"_id": h.id, "explanation": _scrub_explanation(h.explanation, ring)}
+                                        for h in expl])
         report.batches += 1
         total += len(ids)
         if len(ids) < batch_size:

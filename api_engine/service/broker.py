@@ -4,9 +4,13 @@ Strategy: with no bootstrap servers configured the service must still run on a f
 `EmbeddedBroker` starts Tansu as a child process on a free loopback port with in-memory storage,
 waits until it answers Kafka metadata requests, creates the topics and stops it on exit
 (terminate, then kill after a bound). With bootstrap servers configured it starts nothing and only
-reports the configured address. Tansu keeps everything in memory (a restart loses all records),
-rejects idempotent and transactional producers and joins consumer groups slowly (about 5 s): fine
-for development, tests and demos; production belongs on a real Kafka cluster.
+reports the configured address. Topics the service creates get a `retention.ms` from the retention
+policy (`topic_retention_ms`): the inbound, acknowledgement and dead-letter topics carry raw lists
+(or answers quoting them) and keep them as long as a raw message; the border topics as long as a
+border-lane traveller; topics that already exist are left as their operator set them. Tansu keeps
+everything in memory (a restart loses all records), rejects idempotent and transactional producers
+and joins consumer groups slowly (about 5 s): fine for development, tests and demos; production
+belongs on a real Kafka cluster.
 """
 
 from __future__ import annotations
@@ -68,9 +72,25 @@ def topic_names(settings: Settings) -> list[str]:
     return [t.inbound, t.acks, t.alerts, t.manifests, t.dlq]
 
 
+def topic_retention_ms(settings: Settings) -> dict[str, int]:
+    """retention.ms per topic, from the retention policy (the border lane: the service's purpose)."""
+    from api_engine.protection.retention import Rule, load_policy
+
+    policy = load_policy(settings.retention_policy)
+
+    def ms(rules: dict[str, Rule]) -> int | None:
+        rule = rules.get("border") or next(iter(rules.values()), None)
+        return int(rule.delete_after.total_seconds() * 1000) if rule and rule.delete_after else None
+
+    raw, traveller = ms(policy.raw_message), ms(policy.traveller)
+    t = settings.topics
+    out = {t.inbound: raw, t.acks: raw, t.dlq: raw, t.alerts: traveller, t.manifests: traveller}
+    return {name: v for name, v in out.items() if v is not None}
+
+
 async def ensure_topics(settings: Settings, bootstrap_servers: str, names: list[str] | None = None,
                         partitions: int | None = None) -> None:
-    """Create the topics that do not exist yet (existing ones are left as they are)."""
+    """Create the topics that do not exist yet, with their retention (existing ones are left as they are)."""
     admin = AIOKafkaAdminClient(**connection_kwargs(settings, bootstrap_servers))
     await admin.start()
     try:
@@ -78,8 +98,10 @@ async def ensure_topics(settings: Settings, bootstrap_servers: str, names: list[
         wanted = [n for n in (names or topic_names(settings)) if n not in existing]
         if wanted:
             n_parts = partitions or settings.kafka_partitions
+            retention = topic_retention_ms(settings)
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(n, n_parts, 1) for n in wanted])
+                await admin.create_topics([NewTopic(n, n_parts, 1, topic_configs={"retention.ms": str(retention[n])}
+                                                    if n in retention else None) for n in wanted])
             log.info("event=topics_created topics=%s partitions=%d", ",".join(wanted), n_parts)
     finally:
         await admin.close()

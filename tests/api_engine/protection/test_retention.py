@@ -91,7 +91,7 @@ async def leftovers(store: Store, ring: Keyring | None, values: set[str], *,
                         continue
                     name = f"{table.name}.{col.name}"
                     if isinstance(value, str):
-                        text = (ring.decrypt_text(value, name) if ring else value) or ""
+                        text = (ring.decrypt_text(value, name) if ring and ring.is_sealed(value) else value) or ""
                     elif ring is None and bytes(value).startswith(b"ENC1"):
                         continue  # ciphertext: random bytes, not a stored original
                     else:
@@ -115,6 +115,9 @@ async def loaded(store_settings: Settings) -> Any:
     await processor.close()
 
 
+WHAT_IF = "test: the clock moved past the retention periods"
+
+
 async def _latest_clock(store: Store) -> datetime:
     async with store.engine.connect() as conn:
         row = (await conn.execute(select(manifests.c.arrives_at, manifests.c.created_at))).all()
@@ -133,7 +136,8 @@ async def test_border_retention_leaves_no_identifying_value_but_keeps_the_confir
 
     later = await _latest_clock(store) + timedelta(hours=49)
     args = ["retention", "run", "--database-url", store_settings.effective_database_url,
-            "--data-dir", str(store_settings.data_dir), "--now", later.isoformat()]
+            "--data-dir", str(store_settings.data_dir), "--now", later.isoformat(),
+            "--allow-future-now", "what-if: the day after arrival"]
 
     assert await asyncio.to_thread(main, [*args, "--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out)
@@ -166,8 +170,26 @@ async def test_border_retention_leaves_no_identifying_value_but_keeps_the_confir
 
     # After the case retention, the case goes too.
     end = later + timedelta(days=5 * 365 + 2)
-    report = await run_retention(store, load_policy(), now=end, keyring=ring)
+    report = await run_retention(store, load_policy(), now=end, keyring=ring, clock_override=WHAT_IF)
     assert report.counts["case_travellers_deleted"] == 1
+    assert await leftovers(store, ring, hit_values) == [] and await store.count("hits") == 0
+
+
+async def test_a_dismissal_awaiting_its_second_person_keeps_the_traveller(loaded: Processor) -> None:
+    """One officer's dismissal is not final until approved: the border clock must not delete the traveller
+    meanwhile (which would make it final by deletion); an open hit, by contrast, is not held."""
+    store, ring = loaded.store, loaded.keyring
+    hit_values = identifying_values(PAX, surname=HIT_SURNAME)
+    later = await _latest_clock(store) + timedelta(hours=49)
+    async with store.transaction() as conn:
+        await conn.execute(update(hits).values(status="dismiss_pending"))
+    report = await run_retention(store, load_policy(), now=later, keyring=ring, clock_override=WHAT_IF)
+    assert report.counts["case_travellers_deleted"] == 0
+    assert await leftovers(store, ring, hit_values) and await store.count("hits") == 1
+
+    async with store.transaction() as conn:
+        await conn.execute(update(hits).values(status="open"))
+    await run_retention(store, load_policy(), now=later, keyring=ring, clock_override=WHAT_IF)
     assert await leftovers(store, ring, hit_values) == [] and await store.count("hits") == 0
 
 
@@ -179,7 +201,7 @@ async def test_law_enforcement_lane_depersonalises_with_pseudonyms_then_deletes(
     everyone = identifying_values(PAX, PART1, PART2)
     six_months = await _latest_clock(store) + timedelta(days=184)
 
-    report = await run_retention(store, load_policy(), now=six_months, keyring=ring)
+    report = await run_retention(store, load_policy(), now=six_months, keyring=ring, clock_override=WHAT_IF)
     assert report.counts["travellers_depersonalised"] > 0 and report.counts["case_travellers_depersonalised"] == 1
     assert report.counts.get("travellers_deleted", 0) == 0
     # Nothing identifying is readable any more, except the sealed copy kept for supervised re-identification.
@@ -203,10 +225,11 @@ async def test_law_enforcement_lane_depersonalises_with_pseudonyms_then_deletes(
     assert granted.reason == "case LE-2025-114, judge order" and granted.subject == f"traveller:{ref}"
     assert await trail.recent(1, action="traveller.reidentify_refused")
 
-    again = await run_retention(store, load_policy(), now=six_months, keyring=ring)
+    again = await run_retention(store, load_policy(), now=six_months, keyring=ring, clock_override=WHAT_IF)
     assert not any(again.counts.values())  # idempotent
 
-    report = await run_retention(store, load_policy(), now=six_months + timedelta(days=5 * 365), keyring=ring)
+    report = await run_retention(store, load_policy(), now=six_months + timedelta(days=5 * 365), keyring=ring,
+                                 clock_override=WHAT_IF)
     assert report.counts["travellers_deleted"] + report.counts["case_travellers_deleted"] == len(rows)
     assert await leftovers(store, ring, everyone) == [] and await store.count("travellers") == 0
     with pytest.raises(LookupError):
