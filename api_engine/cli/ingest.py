@@ -32,11 +32,15 @@ def add_parser(sub: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="files, or directories of files")
     p.add_argument("--out", type=Path, metavar="DIR", help="also write the output events as JSON Lines per topic")
     add_store_options(p)
+    p.add_argument("--identity", metavar="NAME",
+                   help="the carrier identity that delivered these files, as authenticated by the drop "
+                        "(checked against API_ENGINE_SENDER_BINDING; docs/carrier-identity.md)")
     p.add_argument("--profile", help="country profile (default: API_ENGINE_PROFILE or baseline)")
     p.set_defaults(func=run)
 
 
-async def ingest(files: list[str], settings: Settings, out: Path | None) -> Counter[str]:
+async def ingest(files: list[str], settings: Settings, out: Path | None,
+                 identity: str | None = None) -> Counter[str]:
     """Process every file in order; returns counts by output kind plus 'files' and 'replays'."""
     from api_engine.service.pipeline import tune_gc
     from api_engine.service.processor import Processor
@@ -53,9 +57,9 @@ async def ingest(files: list[str], settings: Settings, out: Path | None) -> Coun
         for name in files:
             path = Path(name)
             value, key, source = path.read_bytes(), path.name.encode(), f"file:{path.resolve()}"
-            if await processor.seen(value, key=key, source=source):
+            if await processor.seen(value, key=key, source=source, identity=identity):
                 counts["replays"] += 1
-            events: list[OutputEvent] = await processor.process(value, key=key, source=source)
+            events: list[OutputEvent] = await processor.process(value, key=key, source=source, identity=identity)
             counts["files"] += 1
             for e in events:
                 counts[e.kind] += 1
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"api-engine ingest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        counts = asyncio.run(ingest(files, settings, args.out))
+        counts = asyncio.run(ingest(files, settings, args.out, getattr(args, "identity", None)))
     except Exception as exc:  # configuration problems (profile, list, database) are the caller's to fix
         print(f"api-engine ingest: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE

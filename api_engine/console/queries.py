@@ -3,9 +3,11 @@
 Strategy: plain SQLAlchemy Core selects over the processor's tables (no copies), shaped into the
 models of `models.py`. Flight times come from the stored manifest header (each leg has local and
 UTC times); every instant is shown at its airport and in UTC, the zone taken from airportsdata.
-The queue holds open and escalated hits of current manifest versions (a replaced list's hits are
-re-raised by its replacement). Severity is a plain reading of score and category, documented in
-docs/console.md, so officers can predict it.
+The queue holds every open and escalated hit, whatever version of its list is current: a newer
+version never closes a hit, it carries it (status "carried") to the same traveller's hit in itself,
+or the hit stays open where it was; only a decision ends one. Lists of one flight from two senders
+are both current, each showing a "two senders" finding. Severity is a plain reading of score and
+category, documented in docs/console.md, so officers can predict it.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .models import (
     TravellerMinimal,
 )
 
-QUEUE_STATUSES = ("open", "escalated")
+QUEUE_STATUSES = ("open", "escalated", "dismiss_pending")  # a proposed dismissal stays until a second person approves
 SortKey = Literal["severity", "arrival", "received"]
 DOCUMENTS = {"745": "passengers", "250": "crew"}
 
@@ -133,14 +135,15 @@ def _sort(rows: list[AlertRow], sort: SortKey) -> list[AlertRow]:
 
 async def alert_queue(store: Store, keyring: Keyring, *, sort: SortKey = "severity", flight: str | None = None,
                       limit: int = 500) -> AlertQueue:
-    """Open and escalated hits of current manifests; `flight` matches the flight id or key (prefix)."""
-    query = _alert_select().where(hits.c.status.in_(QUEUE_STATUSES), manifests.c.replaced_by.is_(None))
+    """Open and escalated hits, of any version of their list; `flight` matches the flight id or key (prefix)."""
+    query = _alert_select().where(hits.c.status.in_(QUEUE_STATUSES))  # a newer version never hides a hit
     if flight:
         query = query.where(manifests.c.flight_key.startswith(flight.strip().upper(), autoescape=True))
     async with store.engine.connect() as conn:
         rows = [_alert_row(r, keyring) for r in await conn.execute(query.order_by(hits.c.id.desc()).limit(limit))]
     return AlertQueue(alerts=_sort(rows, sort), open=sum(a.status == "open" for a in rows),
-                      escalated=sum(a.status == "escalated" for a in rows), generated=timepoint(now(), None))
+                      escalated=sum(a.status == "escalated" for a in rows),
+                      pending=sum(a.status == "dismiss_pending" for a in rows), generated=timepoint(now(), None))
 
 
 async def queue_version(store: Store) -> tuple[Any, ...]:
@@ -167,6 +170,7 @@ async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) ->
             out[r.uid].append("incomplete: parts still missing")
     if not by_interchange:
         return out
+    await _two_senders(conn, rows, out)
     events = await conn.execute(
         select(processed_records.c.interchange_id, output_events.c.kind, output_events.c.value)
         .select_from(output_events.join(processed_records,
@@ -179,8 +183,31 @@ async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) ->
             for uid in by_interchange.get(iid, []):
                 out[uid].append("carrier's interchange rejected in the CONTRL (validation errors)")
         elif kind == "manifests" and event.get("manifest_uid") in out:
-            out[event["manifest_uid"]] += [f"{f['rule']}: {f['message']}" for f in event.get("findings", [])]
+            out[event["manifest_uid"]] += [f"{f['rule']}: {f['message']}" for f in event.get("findings", [])
+                                           if f["rule"] != "MAN-TWO-SENDERS"]  # _two_senders says it as it is now
     return out
+
+
+async def _two_senders(conn: AsyncConnection, rows: list[Any], out: dict[str, list[str]]) -> None:
+    """A flight with current lists from more than one sender: said on each of them, the first one too.
+
+    Only the same sender's later version replaces a list, so a second sender's list (a spoofed one, or
+    a handling agent beside the airline) stands beside it and an officer must see both."""
+    mine = {m.id: m for m in await conn.execute(
+        select(manifests.c.id, manifests.c.flight_key, manifests.c.document_code, manifests.c.lane,
+               manifests.c.sender).where(manifests.c.id.in_([r.id for r in rows])))}
+    senders: dict[tuple[str, str | None, str], set[str]] = {}
+    for f, d, lane, sender in await conn.execute(
+            select(manifests.c.flight_key, manifests.c.document_code, manifests.c.lane, manifests.c.sender)
+            .distinct().where(manifests.c.flight_key.in_({m.flight_key for m in mine.values()}),
+                              manifests.c.replaced_by.is_(None))):
+        senders.setdefault((f, d, lane), set()).add(sender or "?")
+    for r in rows:
+        m = mine.get(r.id)
+        others = senders.get((m.flight_key, m.document_code, m.lane), set()) - {m.sender or "?"} if m else set()
+        if m is not None and others:
+            out[r.uid].append(f"MAN-TWO-SENDERS: two senders for this flight: this list from {m.sender or '?'}, "
+                              f"another from {', '.join(sorted(others))}; neither replaces the other")
 
 
 def _manifest_select() -> Any:
@@ -261,7 +288,7 @@ def _entry_view(entry: Any) -> EntryView:
 
 
 def allowed_decisions(status: str, role: str) -> list[str]:
-    """Open hits: officers and supervisors decide. Escalated hits: a supervisor decides (four eyes)."""
+    """A first reading by role only; service.hit replaces it with decisions.allowed_for (the four-eyes rules)."""
     if status == "open" and role in ("officer", "supervisor"):
         return ["confirm", "dismiss", "escalate"]
     if status == "escalated" and role == "supervisor":
@@ -276,13 +303,17 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
             return None
         t = (await conn.execute(select(travellers).where(travellers.c.id == r.traveller_id))).one()
         count = await conn.scalar(select(func.count()).select_from(hits).where(hits.c.traveller_id == t.id))
-        decisions = (await conn.execute(select(hit_decisions).where(hit_decisions.c.hit_id == hit_id)
+        chain = [hit_id]  # the hits carried into this one (earlier versions): their decisions are its history
+        while len(chain) < 100 and (earlier := (await conn.execute(
+                select(hits.c.id).where(hits.c.carried_to == chain[-1]).order_by(hits.c.id).limit(1))).scalar()):
+            chain.append(earlier)
+        decisions = (await conn.execute(select(hit_decisions).where(hit_decisions.c.hit_id.in_(chain))
                                         .order_by(hit_decisions.c.id))).all()
     alert = _alert_row(r, keyring)
     entry = catalog.entry(r.list, r.entry_id)
     return HitDetail(
         alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
-        explanation=[Feature(**f) for f in json.loads(r.explanation)],
+        explanation=[Feature(**f) for f in json.loads(keyring.decrypt_text(r.explanation, "hits.explanation") or "[]")],
         entry=_entry_view(entry) if entry is not None else None,
         decisions=[DecisionRow(decision=d.decision, comment=d.comment, decided_by=d.decided_by, role=d.role,
                                decided_at=timepoint(d.decided_at, alert.arrival.airport)) for d in decisions],

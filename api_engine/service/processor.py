@@ -6,10 +6,16 @@ run off the event loop when an executor is given; this half brackets it with the
      after a crash re-emits identical events with identical ids and does no new work;
   2. a malformed input (an error of the envelope or syntax, or nothing readable) yields a
      negative CONTRL and a dead letter, never an exception;
-  3. a duplicate interchange (same sender + UNB 0020, or same bytes) is acknowledged as a
-     duplicate (CONTRL 0085 = 26) and not processed again;
-  4. otherwise parts are stored per assembly key and merged with the parts already stored, so a
-     restart between parts loses nothing, and a list is emitted once per distinct content;
+  3. a duplicate interchange (the same bytes) is acknowledged as a duplicate (CONTRL 0085 = 26) and
+     not processed again; the same sender + UNB 0020 with other bytes is processed and flagged (26
+     noted on an accepting UCI, ENV-REF-REUSED on its manifests): a decoy sent first must not get the
+     real list dropped. With a sender binding, a record whose authenticated identity may not use its
+     UNB sender is refused (CONTRL 23, dead letter) before anything else;
+  4. otherwise parts are stored per assembly key (sender included) and merged with the parts already
+     stored, so a restart between parts loses nothing, and a list is emitted once per distinct content;
+     a list replaces only the same sender's list for the flight (another sender's is kept beside it,
+     MAN-TWO-SENDERS), and the open hits of the versions it replaces are carried to the same
+     traveller's hit in it or stay open: only a decision ends a hit;
   5. state and outputs commit in ONE transaction; only then are the outputs returned (the Kafka
      shell produces them and commits the offset afterwards: at-least-once in, idempotent out).
 Messages with validation errors are rejected to the carrier in the CONTRL but still stored and
@@ -25,6 +31,7 @@ import base64
 import hashlib
 import json
 import logging
+import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -34,7 +41,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from api_engine.protection.crypto import Keyring, keyring_from_settings
+from api_engine.protection.crypto import Keyring, check_keyring, keyring_from_settings, seal_dead_letter
 from api_engine.service.events import (
     AlertEvent,
     Counts,
@@ -55,7 +62,7 @@ from api_engine.service.outputs import (
     to_event,
 )
 from api_engine.service.prepare import Prepared, Screened, complete_assembly, identity, prepare, record_id
-from api_engine.service.screening import HitLike, Screener, screener_from_settings
+from api_engine.service.screening import HitLike, Screener, screener_from_settings, screening_active
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
 from parsers import Finding, Manifest, Severity, Traveller
@@ -100,6 +107,87 @@ def _hit_positions(s: Screened) -> list[tuple[int, HitLike]]:
 
 
 _SEALED_RECORD = (("traveller_json", b"travellers.traveller_json"),)
+# A dead letter carries its input (sealed) only up to this size: a bigger event could exceed the
+# producer's request limit, fail to produce for ever and stall the partition behind it. Bigger
+# inputs stay sealed in the store only (raw_messages), where `keys open-dead-letter` finds them.
+DEAD_LETTER_INLINE_MAX = 1024 * 1024
+
+# Where a Kafka record came from: its topic and headers, as the transport delivered them.
+Origin = tuple[str | None, Sequence[tuple[str, bytes]] | None]
+
+
+def _uci_note(contrl: bytes, code: int) -> bytes:
+    """The CONTRL with `code` noted on an accepting UCI (action 7 stays: the interchange is processed).
+
+    Only our own writer's output is touched (default separators, one segment per line); a UCI that
+    already rejects (action 4) keeps its own first error."""
+    head = contrl.find(b"\nUCI+")
+    end = contrl.find(b"'", head + 1) if head >= 0 else -1
+    if end < 0 or not contrl[head:end].endswith(b"+7"):
+        return contrl
+    return contrl[:end] + f"+{code}+UNB".encode() + contrl[end:]
+
+
+class SenderBinding:
+    """Which authenticated carrier identity may send under which UNB sender ids (docs/carrier-identity.md).
+
+    The file (TOML): `[senders]` identity = [UNB sender ids]; `[topics]` per-carrier inbound topic =
+    identity. A record's identity is the trusted gateway's header (`header`) when configured and
+    present, else the identity its topic is bound to. The transport vouches for the identity (Kafka
+    ACLs, the gateway's authentication); the binding only says what that identity may claim in UNB.
+    """
+
+    def __init__(self, senders: dict[str, frozenset[str]], topics: dict[str, str], header: str | None) -> None:
+        self.senders, self.topics, self.header = senders, topics, header
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SenderBinding | None:
+        """The binding named by the settings; None when carriers are not authenticated. A broken file is
+        a configuration error, raised with its reason: the service must not start without its binding."""
+        path = settings.sender_binding
+        if path is None:
+            return None
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"sender binding {path}: {exc}") from exc
+        raw_senders, raw_topics = data.get("senders", {}), data.get("topics", {})
+        if not isinstance(raw_senders, dict) or not raw_senders:
+            raise ValueError(f"sender binding {path}: [senders] must map each identity to its UNB sender ids")
+        senders: dict[str, frozenset[str]] = {}
+        for who, ids in raw_senders.items():
+            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+                raise ValueError(f"sender binding {path}: senders.{who} must be a non-empty list of sender ids")
+            senders[who] = frozenset(i.strip() for i in ids)
+        if not isinstance(raw_topics, dict):
+            raise ValueError(f"sender binding {path}: [topics] must map topic names to identities")
+        for topic, who in raw_topics.items():
+            if who not in senders:
+                raise ValueError(f"sender binding {path}: topics.{topic} names {who!r}, which has no [senders] entry")
+        return cls(senders, dict(raw_topics), settings.sender_identity_header)
+
+    def identity_of(self, topic: str | None, headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+        """The authenticated identity of a Kafka record: the gateway's header, else its topic's carrier."""
+        if self.header is not None:
+            values = [v for k, v in headers or () if k.lower() == self.header.lower()]
+            if len(values) == 1:  # two copies of the header: someone added one, trust neither
+                return values[0].decode("utf-8", "replace").strip() or None
+            if values:
+                return None
+        return self.topics.get(topic or "")
+
+    def refusal(self, identity: str | None, sender: str | None) -> Finding | None:
+        """None when `identity` may send as `sender`; else the finding that refuses the interchange."""
+        if identity is None:
+            return Finding(rule="ENV-SENDER-UNAUTHENTICATED", severity=Severity.ERROR, level="interchange",
+                           segment_tag="UNB", contrl_error=23, value=sender,
+                           message="no authenticated carrier identity came with this interchange: refused")
+        if sender is None or sender not in self.senders.get(identity, frozenset()):
+            return Finding(rule="ENV-SENDER-NOT-BOUND", severity=Severity.ERROR, level="interchange",
+                           segment_tag="UNB", contrl_error=23, value=sender,
+                           message=f"UNB sender {sender} is not bound to the authenticated identity {identity}: "
+                                   "refused")
+        return None
 
 
 class Processor:
@@ -119,6 +207,19 @@ class Processor:
         # steady stream that made queues build well below the service's backlog throughput.
         self._turn = asyncio.Lock()
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
+        self.binding = SenderBinding.from_settings(settings)  # None: carriers are not authenticated
+
+    def _refusal(self, identity: str | None, sender: str | None) -> Finding | None:
+        return self.binding.refusal(identity, sender) if self.binding is not None else None
+
+    def _traveller_key(self, t: Traveller) -> str | None:
+        """A keyed pseudonym of who the traveller is (names, date of birth, document): what pairs a hit
+        with the same traveller's hit in a later version. Carrier references (ABO, AVF) are left out: a
+        sender could give the listed person's reference to someone else."""
+        _, number, state = _primary_document(t)
+        parts = [t.surname or "", " ".join(t.given_names), str(t.date_of_birth or t.date_of_birth_raw or ""),
+                 number or "", state or ""]
+        return self.keyring.pseudonym("\x1f".join(" ".join(p.split()) for p in parts), "hit-traveller", 53)
 
     @property
     def screener(self) -> Screener:
@@ -148,8 +249,14 @@ class Processor:
         """
         profile = load_profile(settings.profile)
         chosen = screener if screener is not None else screener_from_settings(settings)
+        SenderBinding.from_settings(settings)  # a broken binding file stops us before the store opens
         store = await Store.open(settings.effective_database_url)
         processor = cls(settings, store, profile, chosen, executor)
+        try:  # a keyring the store's other writers do not share: refuse before writing anything
+            await check_keyring(store, processor.keyring)
+        except BaseException:
+            await store.close()
+            raise
         await processor.lists.install_uploads()
         return processor
 
@@ -162,26 +269,49 @@ class Processor:
             return fn(*args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
-    async def seen(self, value: bytes, *, key: bytes | None = None, source: str = "kafka") -> bool:
+    def _record_id(self, value: bytes, key: bytes | None, source: str, identity: str | None) -> str:
+        """The record id; with sender binding, the authenticated identity is part of it: a spoofed copy
+        refused first must not make the carrier's own record look like a replay of that refusal."""
+        if self.binding is None or identity is None:
+            return record_id(value, key, source)
+        return record_id(value, key, f"{source}\x1fidentity={identity}")
+
+    async def seen(self, value: bytes, *, key: bytes | None = None, source: str = "kafka",
+                   identity: str | None = None) -> bool:
         """Whether this exact record was processed before (processing it again is a replay)."""
         async with self.store.engine.connect() as conn:
-            return await Store.stored_outputs(conn, record_id(value, key, source)) is not None
+            return await Store.stored_outputs(conn, self._record_id(value, key, source, identity)) is not None
 
-    async def process(self, value: bytes, *, key: bytes | None = None, source: str = "kafka") -> list[OutputEvent]:
-        """Process one input record; returns its output events once they are durable in the store."""
-        (events,) = await self.process_batch([(value, key)], source=source)
+    async def process(self, value: bytes, *, key: bytes | None = None, source: str = "kafka",
+                      identity: str | None = None) -> list[OutputEvent]:
+        """Process one input record; returns its output events once they are durable in the store.
+
+        `identity`: who the transport authenticated as the sender (checked against the sender binding)."""
+        (events,) = await self.process_batch([(value, key)], source=source, identities=[identity])
         return events
 
     async def process_batch(self, records: Sequence[tuple[bytes, bytes | None]], *,
-                            source: str = "kafka") -> list[list[OutputEvent]]:
+                            source: str = "kafka", origins: Sequence[Origin] | None = None,
+                            identities: Sequence[str | None] | None = None) -> list[list[OutputEvent]]:
         """Process records (value, key) in the order given; one output list per record, durable in the store.
 
         The whole batch commits in one transaction (one write lock, one commit instead of one per
         record), applied in order, so parts and duplicates inside a batch behave exactly as if they
         had come one at a time. The CPU work (read, validate, screen, encrypt) runs before the
         transaction opens. If another writer raced us to a record, the batch is redone record by record.
+        The sender's authenticated identity comes from `identities`, or from each record's `origins`
+        (Kafka topic and headers) as the sender binding reads them; without a binding it is ignored.
         """
-        rids = [record_id(value, key, source) for value, key in records]
+        if identities is None:
+            binding = self.binding
+            identities = ([binding.identity_of(topic, headers) for topic, headers in origins]
+                          if binding is not None and origins is not None else [None] * len(records))
+        if len(identities) != len(records):
+            raise ValueError(f"{len(records)} record(s) but {len(identities)} identities")
+        rids = [self._record_id(value, key, source, who) for (value, key), who in zip(records, identities, strict=True)]
+        # Taken before anything is screened: lists only ever get installed while running, so a batch
+        # started without any is never reported as screened.
+        screened = screening_active(self.screener)
         results: list[list[StoredOutput] | None] = [None] * len(records)
         async with self.store.engine.connect() as conn:
             stored = await Store.stored_outputs_many(conn, rids)
@@ -199,18 +329,18 @@ class Processor:
             for rid, i in first.items():  # one record per turn: a waiting transaction waits for one at most
                 async with self._turn:
                     prep = await self._cpu(self._prepare, records[i][0], rid)
-                work.append((rid, prep, records[i][0], records[i][1]))
+                work.append((rid, prep, records[i][0], records[i][1], identities[i]))
             try:
-                applied = await self._commit(work, source)
+                applied = await self._commit(work, source, screened)
             except IntegrityError:
                 # Another worker committed one of these records or interchanges first: look again, one by one.
                 log.info("batch of %d record(s) raced another writer; retrying one by one", len(work))
                 applied = {}
                 for item in work:
                     try:
-                        applied.update(await self._commit([item], source))
+                        applied.update(await self._commit([item], source, screened))
                     except IntegrityError:
-                        applied.update(await self._commit([item], source))
+                        applied.update(await self._commit([item], source, screened))
             for i, rid in enumerate(rids):
                 if results[i] is None:
                     results[i] = applied[rid]
@@ -218,7 +348,8 @@ class Processor:
 
     def _prepare(self, value: bytes, rid: str) -> Prepared:
         """The CPU half of a record (runs in the executor): prepare, then seal what the store will keep."""
-        prep = prepare(value, self.profile, self.screener, control_ref=rid[:14])
+        prep = prepare(value, self.profile, self.screener, control_ref=rid[:14],
+                       max_record_bytes=self.settings.max_record_bytes)
         prep.sealed = self._seal_raw(value)
         for s in prep.singles:
             self._seal_screened(rid, s)
@@ -247,21 +378,21 @@ class Processor:
                           "hit_count": counts.get(i, 0), **identity(t)})
         s.rows, s.views = rows, views
 
-    async def _commit(self, work: Sequence[tuple[str, Prepared, bytes, bytes | None]],
-                      source: str) -> dict[str, list[StoredOutput]]:
+    async def _commit(self, work: Sequence[tuple[str, Prepared, bytes, bytes | None, str | None]],
+                      source: str, screened: bool) -> dict[str, list[StoredOutput]]:
         """The one transaction of a batch: re-check for replays, apply each record in order, store outputs."""
         async with self._lock, self.store.transaction(exclusive=self._turn) as conn:
             stored = await Store.stored_outputs_many(conn, [rid for rid, *_ in work])
             out: dict[str, list[StoredOutput]] = {}
-            for rid, prep, value, key in work:
+            for rid, prep, value, key, who in work:
                 if rid in stored:
                     out[rid] = self._open_outputs(stored[rid])
                 else:
-                    out[rid] = await self._apply(conn, rid, prep, value, key, source)
+                    out[rid] = await self._apply(conn, rid, prep, value, key, source, screened, who)
             return out
 
     async def _apply(self, conn: AsyncConnection, rid: str, prep: Prepared, value: bytes, key: bytes | None,
-                     source: str) -> list[StoredOutput]:
+                     source: str, screened: bool, identity: str | None = None) -> list[StoredOutput]:
         out = Outputs(rid, prep)
         ic = prep.interchange
         h = ic.header if ic else None
@@ -273,30 +404,37 @@ class Processor:
                   "interchange_ref": iref.interchange_ref, "application_ref": iref.application_ref,
                   "content_hash": prep.content_hash, "lane": LANE}
 
-        if prep.malformed:
+        malformed, reason, contrl = prep.malformed, prep.reason, prep.contrl
+        refusal = self._refusal(identity, iref.sender) if ic is not None and not malformed else None
+        if refusal is not None and ic is not None:  # sender binding: refused like a malformed input, kept
+            ic = ic.model_copy(update={"findings": [*ic.findings, refusal]})
+            malformed, reason, contrl = [refusal], refusal.message, write_contrl(ic, control_ref=rid[:14])
+        if malformed:
             iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="dead_letter",
                                               **common)
-            out.add("acks", ack_key, ack_event(out, iref, prep.contrl, accepted=False))
+            out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False))
             out.add("dlq", key or ack_key, DeadLetterEvent(
-                event_id=out.next_id("dlq"), reason=prep.reason or "malformed input",
-                rules=list(dict.fromkeys(f.rule for f in prep.malformed)),
-                findings=[finding_view(f) for f in (ic.findings if ic else prep.malformed)
+                event_id=out.next_id("dlq"), reason=reason or "malformed input",
+                rules=list(dict.fromkeys(f.rule for f in malformed)),
+                findings=[finding_view(f) for f in (ic.findings if ic else malformed)
                           if f.severity is Severity.ERROR],
                 source=source, record_key_base64=base64.b64encode(key).decode() if key is not None else None,
-                original_base64=base64.b64encode(value).decode(), interchange=iref))
+                # sealed: the raw list names travellers, and the topic is read by operators
+                original_sealed=seal_dead_letter(self.keyring, value) if len(value) <= DEAD_LETTER_INLINE_MAX
+                else None, original_size=len(value),
+                interchange=iref))
             await Store.save_record(conn, rid, iid, "dead_letter", self._seal_outputs(out.items))
             log.warning("dead letter: interchange %s from %s: %s", iref.interchange_ref, iref.sender,
-                        ", ".join(dict.fromkeys(f.rule for f in prep.malformed)))
+                        ", ".join(dict.fromkeys(f.rule for f in malformed)))
             return out.items
         assert ic is not None
 
-        dup_of = await Store.find_duplicate(conn, iref.sender, iref.interchange_ref, prep.content_hash)
+        dup_of = await Store.find_duplicate(conn, prep.content_hash)  # only the same bytes are a duplicate
         if dup_of is not None:
             iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="duplicate",
                                               **common)
             dup = Finding(rule="ENV-DUPLICATE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
-                          message="interchange received before (same sender and reference, or same bytes)",
-                          contrl_error=26)
+                          message="interchange received before (the same bytes)", contrl_error=26)
             contrl = write_contrl(ic.model_copy(update={"findings": [dup]}), control_ref=rid[:14])
             out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False, duplicate=True))
             await Store.save_record(conn, rid, iid, "duplicate", self._seal_outputs(out.items))
@@ -306,7 +444,22 @@ class Processor:
 
         iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="processed",
                                               **common)
-        await Store.register(conn, iref.sender or "", iref.interchange_ref or "", prep.content_hash, iid)
+        sender_ref = (iref.sender or "", iref.interchange_ref or "")
+        uses = await Store.reference_uses(conn, *sender_ref)
+        await Store.register(conn, *sender_ref, prep.content_hash, iid, occurrence=uses + 1)
+        flags: list[Finding] = []
+        contrl = prep.contrl
+        if uses:
+            # Other bytes under a reference this sender used before: processed and flagged, never
+            # dropped (a decoy sent first must not make the real list vanish).
+            flags.append(Finding(
+                rule="ENV-REF-REUSED", severity=Severity.WARNING, level="interchange", segment_tag="UNB",
+                message=f"interchange reference {iref.interchange_ref} was used before by sender {iref.sender} "
+                        f"with other content ({uses} time(s)): processed and flagged, not dropped",
+                contrl_error=26))
+            contrl = _uci_note(contrl, 26)
+            log.warning("interchange %s from %s reuses its reference with other content: processed, flagged",
+                        iref.interchange_ref, iref.sender)
         ready: list[Screened] = list(prep.singles)
         for part in prep.parts:
             done = await self._add_part(conn, part, iid)
@@ -317,7 +470,7 @@ class Processor:
         manifest_events: list[ManifestEvent] = []
         alert_events: list[AlertEvent] = []
         for s in ready:
-            mev, alerts = await self._store_manifest(conn, out, rid, iid, s, iref)
+            mev, alerts = await self._store_manifest(conn, out, rid, iid, s, iref, screened, flags)
             manifest_events.append(mev)
             alert_events.extend(alerts)
             if prep.interactive:
@@ -327,7 +480,7 @@ class Processor:
         if cusres_for:
             responses = [cusres_for_manifest(m, st) for m, st in cusres_for]
             cusres = write_cusres(responses, control_ref=rid[:14])
-        out.add("acks", ack_key, ack_event(out, iref, prep.contrl, accepted=ic.ok, cusres=cusres))
+        out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=ic.ok, cusres=cusres))
         for a in alert_events:
             out.add("alerts", a.flight.flight_key.encode(), a)
         for mev in manifest_events:
@@ -369,7 +522,8 @@ class Processor:
         return screened if emit else None
 
     async def _store_manifest(self, conn: AsyncConnection, out: Outputs, rid: str, iid: int, s: Screened,
-                              iref: InterchangeRef) -> tuple[ManifestEvent, list[AlertEvent]]:
+                              iref: InterchangeRef, screened: bool,
+                              flags: Sequence[Finding] = ()) -> tuple[ManifestEvent, list[AlertEvent]]:
         m = s.manifest
         kh = _key_hash(s.key)
         if s.rows is None or s.views is None:  # assembled here (multi-part): seal now
@@ -388,6 +542,16 @@ class Processor:
             header_json=s.header_json, **_clocks(m))
         if s.multipart:
             await Store.link_assembly(conn, kh, manifest_id)
+        same_flight: dict[str, Any] = {"flight_key": m.flight_key[:120], "document_code": m.document_code,
+                                       "lane": LANE, "sender": m.header.sender}
+        others = await Store.other_senders(conn, **same_flight)
+        if others:  # kept beside, never replacing: the officer sees both lists and this finding
+            flags = [*flags, Finding(
+                rule="MAN-TWO-SENDERS", severity=Severity.WARNING, level="manifest",
+                message=f"two senders for this flight: this list from {m.header.sender} is kept beside the "
+                        f"list from {', '.join(others)}; neither replaces the other")]
+            log.warning("flight %s: list from %s kept beside the list from %s (two senders)",
+                        m.flight_key, m.header.sender, ", ".join(others))
         positions = _hit_positions(s)
         traveller_ids = await Store.add_travellers(conn, manifest_id, s.rows, [idx for idx, _ in positions])
 
@@ -400,16 +564,23 @@ class Processor:
             hit_rows.append({"manifest_id": manifest_id, "traveller_id": traveller_ids[idx],
                              "alert_event_id": alert.event_id, "list": alert.watchlist.list,
                              "entry_id": h.entry_id, "category": alert.watchlist.category, "score": h.score,
-                             "threshold": alert.threshold,
-                             "explanation": json.dumps([e.model_dump() for e in alert.explanation])})
+                             "threshold": alert.threshold, "traveller_key": self._traveller_key(m.travellers[idx]),
+                             # the feature details quote names and dates of birth: sealed like the traveller
+                             "explanation": self.keyring.encrypt_text(
+                                 json.dumps([e.model_dump() for e in alert.explanation]), "hits.explanation")})
         await Store.add_hits(conn, hit_rows)
+        if version > 1:  # this sender's earlier versions: their open hits follow the traveller, or stay open
+            carried = await Store.carry_hits(conn, manifest_id, **same_flight)
+            if carried:
+                log.info("flight %s: %d open hit(s) carried to version %d", m.flight_key, carried, version)
 
         mev = ManifestEvent(
             event_id=out.next_id("manifests"), flight=flight, manifest_uid=uid, version=version, replaces=replaces,
             document_code=m.document_code, document_id=m.document_id, complete=s.complete, parts=m.parts,
             counts=Counts(passengers=pax, crew=crew, declared_passengers=m.totals.passengers,
-                          declared_crew=m.totals.crew, hits=len(alerts)),
-            travellers=s.views, findings=[finding_view(f) for f in s.findings], lane=LANE, interchange=iref)
+                          declared_crew=m.totals.crew, hits=len(alerts)), screened=screened,
+            travellers=s.views, findings=[finding_view(f) for f in [*s.findings, *flags]], lane=LANE,
+            interchange=iref)
         return mev, alerts
 
 

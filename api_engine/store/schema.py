@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 NAMING = {
@@ -77,7 +78,10 @@ duplicate_register = Table(
     Column("content_hash", String(64), nullable=False),
     Column("interchange_id", Id, ForeignKey("interchanges.id", ondelete="CASCADE"), nullable=False),
     Column("registered_at", Stamp, nullable=False),
-    UniqueConstraint("sender", "interchange_ref", name="uq_duplicate_register_sender_ref"),
+    # revision 0004: a reference reused with other content is registered again (processed and flagged);
+    # the occurrence makes two writers registering the same reference at once collide (one retries).
+    Column("occurrence", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("sender", "interchange_ref", "occurrence", name="uq_duplicate_register_sender_ref_occurrence"),
     UniqueConstraint("content_hash", name="uq_duplicate_register_content_hash"),
 )
 
@@ -147,8 +151,13 @@ hits = Table(
     Column("score", Float, nullable=False),
     Column("threshold", Float),
     Column("explanation", Text, nullable=False),  # JSON list of feature scores
-    Column("status", String(16), nullable=False),  # open (awaiting an officer's review), ...
+    Column("status", String(16), nullable=False),  # open (awaiting an officer's review), ..., carried
     Column("created_at", Stamp, nullable=False),
+    # revision 0004: an open hit is carried to the same traveller's hit in a later version of its list
+    # (status "carried", `carried_to` that hit); `traveller_key` is a keyed pseudonym of the identity.
+    # No foreign key: on SQLite adding one means rebuilding hits, which would cascade to hit_decisions.
+    Column("carried_to", Id),
+    Column("traveller_key", String(64)),
 )
 
 assemblies = Table(
@@ -273,6 +282,10 @@ allowlist = Table(
     Column("reason", Text, nullable=False),
     Column("cleared_by", String(100), nullable=False),
     Column("cleared_at", Stamp, nullable=False),
+    # revision 0006 (four eyes): in force only once a second person (a supervisor) approved it.
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending | approved | rejected
+    Column("approved_by", String(100)),
+    Column("approved_at", Stamp),
     UniqueConstraint("list", "entry_id", "fingerprint", name="uq_allowlist_list_entry_fingerprint"),
 )
 
@@ -289,6 +302,34 @@ watchlist_uploads = Table(
     Column("accepted", Boolean, nullable=False),
     Column("uploaded_by", String(100), nullable=False),
     Column("uploaded_at", Stamp, nullable=False),
+    # revision 0006: an upload naming a configured list waits for a supervisor's confirmation; the
+    # confirmation is a new accepted row carrying confirmed_by (the service installs rows by id).
+    Column("awaiting_confirmation", Boolean, nullable=False, server_default=false()),
+    Column("confirmed_by", String(100)),
+    Column("confirmed_at", Stamp),
+)
+
+# revision 0005 (sign-in throttling): failed sign-ins per account (keyed by an HMAC of the name typed,
+# so a password typed into the name field is not kept) and per client address, with the lockout end.
+console_signin_failures = Table(
+    "console_signin_failures", metadata,
+    Column("key", String(80), primary_key=True),  # "account:<hmac>" | "address:<ip>"
+    Column("scope", String(16), nullable=False),  # account | address
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", Stamp, nullable=False),
+    Column("locked_until", Stamp),
+)
+
+# ---- keys (revision 0007): the fingerprints of the keys this store was written with -------------------------
+# Owned by api_engine/protection/crypto (check_keyring): a process whose keyring lacks an active data key,
+# or holds another pseudonym key, refuses to start. Key ids only (a hash prefix), never key material.
+
+key_fingerprints = Table(
+    "key_fingerprints", metadata,
+    Column("fingerprint", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),  # data | pseudonym
+    Column("registered_at", Stamp, nullable=False),
+    Column("retired_at", Stamp),  # set once `keys rotate` has re-sealed everything under a newer key
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)  # again, now with the console's tables

@@ -21,9 +21,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, event, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from api_engine.protection.files import create_private_file
 
 from . import migrate
 from .schema import (
@@ -39,6 +41,9 @@ from .schema import (
     raw_messages,
     travellers,
 )
+
+# Hit statuses awaiting a person: a newer version of the list carries them, it never closes them.
+CARRIED_STATUSES = ("open", "escalated")
 
 
 def now() -> datetime:
@@ -70,8 +75,11 @@ def _release_when_taken(fd: int, acquiring: asyncio.Future[None]) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Foreign keys (for ON DELETE CASCADE) and a busy timeout instead of instant 'locked' errors."""
+    """Foreign keys (for ON DELETE CASCADE), a busy timeout instead of instant 'locked' errors, and
+    secure delete: a deleted row's bytes are overwritten with zeros, not left in free pages for
+    anyone with the file (retention deletes for real whatever the SQLite build's default)."""
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -106,22 +114,21 @@ _OUTPUTS_OF = (select(output_events.c.record_id, output_events.c.kind, output_ev
 _DUP_BY_HASH = (select(duplicate_register.c.interchange_id)
                 .where(duplicate_register.c.content_hash == bindparam("content_hash"))
                 .order_by(duplicate_register.c.id).limit(1))
-_DUP_BY_HASH_OR_REF = (select(duplicate_register.c.interchange_id)
-                       .where(or_(duplicate_register.c.content_hash == bindparam("content_hash"),
-                                  (duplicate_register.c.sender == bindparam("sender"))
-                                  & (duplicate_register.c.interchange_ref == bindparam("interchange_ref"))))
-                       .order_by(duplicate_register.c.id).limit(1))
+_REF_USES = select(func.count()).select_from(duplicate_register).where(
+    duplicate_register.c.sender == bindparam("sender"),
+    duplicate_register.c.interchange_ref == bindparam("interchange_ref"))
 _REGISTER = insert(duplicate_register)
 _ADD_INTERCHANGE = insert(interchanges).returning(interchanges.c.id)
 _ADD_RAW = insert(raw_messages)
 _ADD_RECORD = insert(processed_records)
-_CURRENT_MANIFEST = {  # by whether the document code is known (`= NULL` would never match)
-    known: select(manifests.c.id, manifests.c.version, manifests.c.uid)
+_CURRENT_MANIFEST = {  # by whether the document code and sender are known (`= NULL` would never match)
+    (known, sender): select(manifests.c.id, manifests.c.version, manifests.c.uid)
     .where(manifests.c.flight_key == bindparam("flight_key"),
            manifests.c.document_code == bindparam("document_code") if known else manifests.c.document_code.is_(None),
+           manifests.c.sender == bindparam("sender") if sender else manifests.c.sender.is_(None),
            manifests.c.lane == bindparam("lane"), manifests.c.replaced_by.is_(None))
     .order_by(manifests.c.version.desc()).limit(1)
-    for known in (True, False)}
+    for known in (True, False) for sender in (True, False)}
 _ADD_MANIFEST = insert(manifests).returning(manifests.c.id)
 _REPLACE_MANIFEST = update(manifests).where(manifests.c.id == bindparam("prev_id")).values(
     replaced_by=bindparam("new_id"))
@@ -147,7 +154,9 @@ class Store:
         kwargs: dict[str, Any] = {}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                # Created 0600 in a 0700 folder before SQLite opens it: SQLite gives its journal and
+                # WAL files the database file's mode, so no local user can read any of them.
+                create_private_file(Path(parsed.database))
         else:
             kwargs.update(pool_size=5, max_overflow=5, pool_recycle=1800)
         engine = create_async_engine(url, **kwargs)
@@ -222,22 +231,27 @@ class Store:
         return out
 
     @staticmethod
-    async def find_duplicate(conn: AsyncConnection, sender: str | None, interchange_ref: str | None,
-                             content_hash: str) -> int | None:
-        """The interchange id registered under the same sender + reference or the same bytes."""
-        if sender is not None and interchange_ref is not None:
-            found: int | None = await conn.scalar(_DUP_BY_HASH_OR_REF, {
-                "content_hash": content_hash, "sender": sender, "interchange_ref": interchange_ref})
-        else:
-            found = await conn.scalar(_DUP_BY_HASH, {"content_hash": content_hash})
+    async def find_duplicate(conn: AsyncConnection, content_hash: str) -> int | None:
+        """The interchange id registered with exactly these bytes: only the same bytes are a duplicate.
+
+        A reference reused with other content is not one (a decoy sent first must not get the real
+        list dropped): see `reference_uses`."""
+        found: int | None = await conn.scalar(_DUP_BY_HASH, {"content_hash": content_hash})
         return found
 
     @staticmethod
+    async def reference_uses(conn: AsyncConnection, sender: str, interchange_ref: str) -> int:
+        """How many processed interchanges were registered under this sender + UNB 0020 before."""
+        n: int = await conn.scalar(_REF_USES, {"sender": sender, "interchange_ref": interchange_ref}) or 0
+        return n
+
+    @staticmethod
     async def register(conn: AsyncConnection, sender: str, interchange_ref: str, content_hash: str,
-                       interchange_id: int) -> None:
+                       interchange_id: int, occurrence: int = 1) -> None:
+        """Register a processed interchange; `occurrence` = 1 + `reference_uses` (two writers collide)."""
         await conn.execute(_REGISTER, {
             "sender": sender, "interchange_ref": interchange_ref, "content_hash": content_hash,
-            "interchange_id": interchange_id, "registered_at": now()})
+            "interchange_id": interchange_id, "registered_at": now(), "occurrence": occurrence})
 
     @staticmethod
     async def add_interchange(conn: AsyncConnection, raw: bytes, **values: Any) -> int:
@@ -303,14 +317,17 @@ class Store:
 
     @staticmethod
     async def add_manifest(conn: AsyncConnection, **values: Any) -> tuple[int, int, str | None]:
-        """Insert a manifest version; the current one for the same flight and document is replaced.
+        """Insert a manifest version; the current one for the same flight, document, lane AND sender is
+        replaced. A list from another sender never replaces it: it is kept beside (`other_senders`).
 
         Returns (id, version, uid of the version it replaces)."""
-        code = values.get("document_code")
+        code, sender = values.get("document_code"), values.get("sender")
         params = {"flight_key": values["flight_key"], "lane": values["lane"]}
         if code is not None:
             params["document_code"] = code
-        prev = (await conn.execute(_CURRENT_MANIFEST[code is not None], params)).first()
+        if sender is not None:
+            params["sender"] = sender
+        prev = (await conn.execute(_CURRENT_MANIFEST[code is not None, sender is not None], params)).first()
         version = prev.version + 1 if prev is not None else 1
         new_id: int = (await conn.execute(_ADD_MANIFEST, {"version": version, "created_at": now(), **values})
                        ).scalar_one()
@@ -341,6 +358,61 @@ class Store:
     async def add_hits(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             await conn.execute(_ADD_HITS, [{"created_at": now(), "status": "open", **r} for r in rows])
+
+    @staticmethod
+    def _same_flight(flight_key: str, document_code: str | None, lane: str, sender: str | None) -> list[Any]:
+        return [manifests.c.flight_key == flight_key, manifests.c.lane == lane,
+                manifests.c.document_code == document_code if document_code is not None
+                else manifests.c.document_code.is_(None),
+                manifests.c.sender == sender if sender is not None else manifests.c.sender.is_(None)]
+
+    @staticmethod
+    async def carry_hits(conn: AsyncConnection, manifest_id: int, *, flight_key: str, document_code: str | None,
+                         lane: str, sender: str | None) -> int:
+        """Carry the open hits of this sender's earlier versions of the list to the new version.
+
+        An earlier hit (open or escalated) goes to the new version's hit on the same list entry for the
+        same traveller (`traveller_key`), one to one: it becomes `carried` (pointing at the new hit), the
+        new hit takes its status (an escalation stays escalated). A hit with no such partner, because
+        the traveller is gone or no longer matches, stays open where it is: it ends only by a decision.
+        Returns how many were carried."""
+        olds = (await conn.execute(
+            select(hits.c.id, hits.c.status, hits.c.list, hits.c.entry_id, hits.c.traveller_key)
+            .select_from(hits.join(manifests, manifests.c.id == hits.c.manifest_id))
+            .where(*Store._same_flight(flight_key, document_code, lane, sender), manifests.c.id != manifest_id,
+                   hits.c.status.in_(CARRIED_STATUSES), hits.c.traveller_key.is_not(None))
+            .order_by(hits.c.id))).all()
+        if not olds:
+            return 0
+        free: dict[tuple[str, str, str], list[int]] = {}
+        for new in await conn.execute(select(hits.c.id, hits.c.list, hits.c.entry_id, hits.c.traveller_key)
+                                      .where(hits.c.manifest_id == manifest_id, hits.c.status == "open",
+                                             hits.c.traveller_key.is_not(None)).order_by(hits.c.id)):
+            free.setdefault((new.list, new.entry_id, new.traveller_key), []).append(new.id)
+        carried = 0
+        for old in olds:
+            partners = free.get((old.list, old.entry_id, old.traveller_key))
+            if not partners:
+                continue
+            # Guarded by the status read: a decision taken meanwhile wins, and the new hit stays open.
+            moved = await conn.execute(update(hits).where(hits.c.id == old.id, hits.c.status == old.status)
+                                       .values(status="carried", carried_to=partners[0]))
+            if moved.rowcount != 1:
+                continue
+            await conn.execute(update(hits).where(hits.c.id == partners.pop(0)).values(status=old.status))
+            carried += 1
+        return carried
+
+    @staticmethod
+    async def other_senders(conn: AsyncConnection, *, flight_key: str, document_code: str | None, lane: str,
+                            sender: str | None) -> list[str]:
+        """Senders other than `sender` with a current list for the same flight, document and lane."""
+        same = Store._same_flight(flight_key, document_code, lane, sender)[:3]
+        rows = await conn.execute(select(manifests.c.sender).distinct()
+                                  .where(*same, manifests.c.replaced_by.is_(None),
+                                         manifests.c.sender.is_distinct_from(sender))
+                                  .order_by(manifests.c.sender))
+        return [r[0] or "?" for r in rows]
 
     # ---- reading back (tests, console, retention) -----------------------------------------------
 
