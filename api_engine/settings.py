@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
     profile: str = "baseline"
 
+    # Sender binding (api_engine.service.processor.SenderBinding, docs/carrier-identity.md): a TOML file
+    # naming, per authenticated carrier identity, the UNB sender ids it may use, and optionally the
+    # per-carrier inbound topics. When set, a record whose identity is missing or not bound to its UNB
+    # sender is refused (negative CONTRL 23 and a dead letter). The identity comes from the header named
+    # here (stamped by a trusted gateway), else from the record's topic.
+    sender_binding: Path | None = None
+    sender_identity_header: str | None = None
+
     # Data protection (api_engine.protection.crypto, api_engine.protection.retention): keys are base64 of 32 bytes.
     data_key: SecretStr | None = None  # absent: a key file is generated under data_dir (with a warning)
     data_keys_old: Annotated[list[str], NoDecode] = Field(default_factory=list)  # decrypt only, until rotated
@@ -69,9 +77,26 @@ class Settings(BaseSettings):
     workers: int = 1
     max_in_flight: int = 64  # records being processed per worker at once (backpressure bound)
     max_batch: int = 32  # records of one partition committed in one transaction (when that many are waiting)
+    # Largest inbound record read; a larger one is dead-lettered unread (ENV-TOO-LARGE). Reading costs
+    # about 40 times the input in memory, so this bounds a worker's memory per record. Real PAXLST
+    # interchanges stay well under 1 MB (an A380 of 850 travellers at 400 bytes each is ~340 KB, and
+    # Type-B carriage splits lists into 3,000-character parts), so 4 MiB leaves room without letting
+    # one record take gigabytes.
+    max_record_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     http_port: int = 8080
     http_host: str = "127.0.0.1"
     shutdown_timeout_s: float = 20.0
+    # With no watchlist loaded `serve` refuses to start unless this is set; it then says so on /readyz,
+    # in the metrics and in every manifest event (`screened: false`).
+    allow_unscreened: bool = False
+
+    # Faults (api_engine.service.pipeline, api_engine.cli.serve): a store or broker outage is waited
+    # out, retrying with a back-off from the initial to the maximum delay; a worker that dies is
+    # restarted with the same back-off, at most `worker_restart_limit` times within the window.
+    retry_backoff_initial_s: float = 0.5
+    retry_backoff_max_s: float = 10.0
+    worker_restart_limit: int = 5
+    worker_restart_window_s: float = 300.0
 
     @field_validator("watchlists", "data_keys_old", mode="before")
     @classmethod

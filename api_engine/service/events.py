@@ -6,7 +6,7 @@ JSON value, id) that the Kafka shell produces as is. Every `event_id` is derived
 and index), so processing the same record again yields the same ids and a consumer that
 deduplicates by id sees nothing new. Models carry only what their readers need: border officers
 get names, date of birth, nationality and documents (no bags, seats, contacts or addresses);
-dead letters carry the original bytes for the operators who must fix them.
+dead letters carry the original bytes sealed (AES-GCM) for the operators who must fix them.
 `python -m api_engine.service.events [DIR]` writes the JSON Schemas (default docs/schemas/).
 """
 
@@ -186,6 +186,8 @@ class ManifestEvent(_Event):
     complete: bool
     parts: list[int] = []
     counts: Counts
+    screened: bool = Field(description="False when no watchlist was loaded: nobody on this list was screened "
+                                       "(a service run with allow_unscreened)")
     travellers: list[TravellerView]
     findings: list[FindingView] = Field(default=[], description="assembly findings (no values)")
     lane: str
@@ -193,7 +195,7 @@ class ManifestEvent(_Event):
 
 
 class DeadLetterEvent(_Event):
-    """An input that could not be processed: the original bytes and why, for an operator."""
+    """An input that could not be processed: why, and the original bytes sealed, for an operator."""
 
     type: Literal["dead_letter"] = "dead_letter"
     reason: str
@@ -201,7 +203,13 @@ class DeadLetterEvent(_Event):
     findings: list[FindingView] = []
     source: str
     record_key_base64: str | None = None
-    original_base64: str
+    original_sealed: str | None = Field(
+        default=None,
+        description="the bytes as received (names, document numbers), AES-256-GCM under the service's data key, "
+                    "base64; absent when the input is larger than 1 MiB (the event must stay far below the "
+                    "producer's request limit): then only the store keeps it, under the raw-message retention. "
+                    "`api-engine keys open-dead-letter` opens either (audited) until the key is retired")
+    original_size: int = Field(description="length of the bytes as received")
     interchange: InterchangeRef
 
 

@@ -17,17 +17,27 @@ Strategy (at-least-once in, idempotent out):
   the loop stops calling `getmany` until one completes (the fetcher's own prefetch is bounded in
   bytes). There is no unbounded queue anywhere.
 - Shutdown (SIGTERM/SIGINT via `request_stop`): stop fetching, finish in-flight records, commit,
-  leave the group, all within `shutdown_timeout_s`. A processing or produce failure stops the worker
-  without committing the failed record (exit status 1), so a supervisor restart replays it.
+  leave the group, all within `shutdown_timeout_s`.
+- Faults are waited out, not died of: a store that cannot be reached (or is full, or read-only) makes
+  a lane retry the same batch with a capped exponential back-off; a broker that cannot be reached
+  makes a record's outputs be produced again until acknowledged. Meanwhile /readyz is false,
+  `api_engine_dependency_up` is 0 and one log line marks each change of state. Nothing is lost (no
+  offset passes a record whose outputs are not acknowledged) and nothing is done twice (a retried
+  batch that did commit is answered from the store with the same events and ids). Only an error that
+  is not an outage (a bug) stops the worker without committing the record (exit status 1), and the
+  supervisor in `serve` restarts it with a bounded back-off.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import json
 import logging
+import random
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,11 +46,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord  # type: ignore[import-untyped]
-from aiokafka.errors import CommitFailedError, KafkaError  # type: ignore[import-untyped]
+from aiokafka.errors import (  # type: ignore[import-untyped]
+    CommitFailedError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+)
 from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[import-untyped]
 from prometheus_client import Counter, Gauge, Histogram
 
 from api_engine.service.kafka import consumer_kwargs, producer_kwargs
+from api_engine.service.screening import screening_active
 from api_engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -65,6 +81,13 @@ RECORD_LATENCY = Histogram("api_engine_record_seconds", "Fetch to all outputs ac
 LAG = Gauge("api_engine_consumer_lag", "Highwater minus committed offset", ["partition"])
 _DECODER = json.JSONDecoder()
 IN_FLIGHT = Gauge("api_engine_in_flight", "Records between fetch and produce acknowledgement")
+DEPENDENCY_UP = Gauge("api_engine_dependency_up", "1 while the store or broker answers, 0 while waited for",
+                      ["dependency"])  # store, broker
+RETRIES = Counter("api_engine_retries", "Attempts that met an outage and were retried after a back-off",
+                  ["dependency"])
+SCREENING = Gauge("api_engine_screening_active",
+                  "1 when travellers are screened against at least one watchlist, 0 when running unscreened")
+BROKER_PROBE_S = 1.0
 
 
 class OutputLike(Protocol):
@@ -80,7 +103,9 @@ class ProcessorLike(Protocol):
     """What the pipeline needs from `api_engine.service.processor.Processor`."""
 
     async def process_batch(self, records: Sequence[tuple[bytes, bytes | None]], *,
-                            source: str = "kafka") -> Sequence[list[Any]]: ...
+                            source: str = "kafka",
+                            origins: Sequence[tuple[str | None, Sequence[tuple[str, bytes]] | None]] | None = None,
+                            ) -> Sequence[list[Any]]: ...
 
     async def close(self) -> None: ...
 
@@ -128,6 +153,137 @@ def tune_gc() -> None:
 
 class PipelineFailure(RuntimeError):
     """Processing or producing failed; the worker stops without committing the record."""
+
+
+# -- outages: what is waited out rather than died of ---------------------------------------------
+
+_SQLITE_FAULTS = (("disk is full", "disk_full"), ("readonly", "read_only"), ("read-only", "read_only"),
+                  ("unable to open", "unavailable"), ("disk i/o error", "io_error"), ("locked", "busy"))
+_ERRNO_FAULTS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full", errno.EROFS: "read_only",
+                 errno.EACCES: "read_only", errno.EPERM: "read_only", errno.EIO: "io_error"}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception, the driver errors SQLAlchemy wraps and their causes (each once)."""
+    out: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(out) < 20:
+        e = todo.pop()
+        if e is None or any(e is seen for seen in out):
+            continue
+        out.append(e)
+        orig = getattr(e, "orig", None)
+        todo.extend([orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__])
+    return out
+
+
+def store_fault(exc: BaseException) -> str | None:
+    """A short reason when `exc` says the store is unreachable, full or read-only; None for anything else.
+
+    Only these are waited out: a constraint violation or a bug must not stall a partition forever.
+    The reason is a fixed word (never the driver's message, which may quote a value).
+    """
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for e in _chain(exc):
+        if isinstance(e, DBAPIError) and e.connection_invalidated:
+            return "connection"
+        if isinstance(e, PoolTimeout):
+            return "pool_timeout"
+        if isinstance(e, sqlite3.OperationalError):
+            text = str(e).lower()
+            return next((reason for needle, reason in _SQLITE_FAULTS if needle in text), None)
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state:
+            if state == "53100":
+                return "disk_full"
+            if state == "25006":
+                return "read_only"
+            if state[:2] in {"08", "53"} or state.startswith("57P"):
+                return "connection"
+            if state in {"40001", "40P01"}:  # serialization failure, deadlock: a retry succeeds
+                return "conflict"
+        if type(e).__module__.startswith("asyncpg") and type(e).__name__ in {
+                "ConnectionDoesNotExistError", "InterfaceError", "ClientCannotConnectError",
+                "ConnectionFailureError", "ConnectionRejectionError", "CannotConnectNowError"}:
+            return "connection"
+        if isinstance(e, OSError):
+            return _ERRNO_FAULTS.get(e.errno or 0, "connection" if isinstance(e, ConnectionError) else "io_error")
+        if isinstance(e, TimeoutError):
+            return "timeout"
+    return None
+
+
+def broker_fault(exc: BaseException) -> str | None:
+    """A short reason when `exc` says the broker is unreachable or not ready; None for anything else
+    (a record too large for the broker, an authorisation error: those are not waited out)."""
+    if isinstance(exc, KafkaConnectionError | OSError):
+        return "connection"
+    if isinstance(exc, KafkaTimeoutError | TimeoutError):
+        return "timeout"
+    if isinstance(exc, KafkaError) and getattr(exc, "retriable", False):
+        return type(exc).__name__
+    return None
+
+
+_CLIENT_NOISE = ("Unable connect to node", "Unable to update metadata", "Failed fetch messages",
+                 "Connection at", "not ready", "Heartbeat failed", "coordinator dead")
+
+
+class QuietClientDuringOutage(logging.Filter):
+    """Drops the Kafka client's per-attempt connection errors (hundreds a minute while a broker is
+    away): the pipeline reports the outage itself, once when it starts and once when it ends."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka"):
+            return True
+        if any(h.name == "broker" and not h.up for h in Health.instances):
+            return False
+        message = record.getMessage()
+        return not any(noise in message for noise in _CLIENT_NOISE)
+
+
+class Health:
+    """Up or down of one dependency: a gauge, and one log line per change of state (not per retry)."""
+
+    instances: list[Health] = []  # noqa: RUF012 (the process's dependencies, for the log filter)
+
+    def __init__(self, name: str, worker: int) -> None:
+        self.name, self.worker = name, worker
+        self.down_since: float | None = None
+        self.reason = ""
+        DEPENDENCY_UP.labels(name).set(1)
+        Health.instances = [*[h for h in Health.instances if h.name != name or h.worker != worker], self]
+
+    @property
+    def up(self) -> bool:
+        return self.down_since is None
+
+    def mark_down(self, reason: str) -> None:
+        RETRIES.labels(self.name).inc()
+        if self.down_since is not None:
+            return
+        self.down_since, self.reason = time.monotonic(), reason
+        DEPENDENCY_UP.labels(self.name).set(0)
+        log.warning("event=%s_unavailable worker=%d reason=%s action=wait_and_retry", self.name, self.worker, reason)
+
+    def mark_up(self) -> None:
+        if self.down_since is None:
+            return
+        log.warning("event=%s_recovered worker=%d reason=%s down_s=%.1f", self.name, self.worker, self.reason,
+                    time.monotonic() - self.down_since)
+        self.down_since, self.reason = None, ""
+        DEPENDENCY_UP.labels(self.name).set(1)
+
+    def describe(self) -> str:
+        return "up" if self.down_since is None else f"down ({self.reason})"
+
+
+def backoff_s(settings: Settings, attempt: int) -> float:
+    """Capped exponential back-off with jitter (workers that met the same outage do not retry in step)."""
+    base = min(settings.retry_backoff_max_s, settings.retry_backoff_initial_s * 2.0 ** min(attempt, 30))
+    return base * random.uniform(0.8, 1.0)
 
 
 @dataclass
@@ -210,13 +366,13 @@ def _account(output: OutputLike) -> str:
 
 
 class Pipeline:
-    """One consumer-group member: the loop, its lanes, the commit tracker and the shutdown."""
+    """One consumer-group member: the loop, its lanes, the commit tracker, outages and the shutdown."""
 
-    def __init__(self, settings: Settings, bootstrap_servers: str, processor: ProcessorLike, *,
+    def __init__(self, settings: Settings, bootstrap_servers: str, processor: ProcessorLike | None, *,
                  group_id: str | None = None, worker: int = 0) -> None:
         self.settings = settings
         self.bootstrap_servers = bootstrap_servers
-        self.processor = processor
+        self.processor = processor  # None until `open` succeeded (the store may be down at start)
         self.group_id = group_id or settings.kafka_group_id
         self.worker = worker
         self.max_in_flight = max(1, settings.max_in_flight)
@@ -234,6 +390,10 @@ class Pipeline:
         self._progress = asyncio.Event()  # set whenever a record completes (frees a slot)
         self._stop = asyncio.Event()
         self._failure: BaseException | None = None
+        self._gave_up = False  # stopped while waiting out an outage: the rest is replayed next time
+        self._producing_again = 0  # records whose outputs are being produced again after a broker fault
+        self.store = Health("store", worker)
+        self.broker = Health("broker", worker)
         self.joined = False  # the group assigned us partitions (possibly none) at least once
         self.records_done = 0
 
@@ -241,32 +401,108 @@ class Pipeline:
 
     @property
     def ready(self) -> bool:
-        return self.joined and self.consumer is not None and not self._stop.is_set()
+        return (self.joined and self.consumer is not None and self.processor is not None
+                and self.store.up and self.broker.up and not self._stop.is_set())
+
+    @property
+    def screened(self) -> bool:
+        """Whether records are screened against at least one watchlist right now."""
+        return screening_active(getattr(self.processor, "screener", None))
+
+    def status(self) -> dict[str, object]:
+        """What /readyz shows besides ready or not: dependencies and screening (no personal data)."""
+        out: dict[str, object] = {"store": self.store.describe() if self.processor is not None else "opening",
+                                  "broker": self.broker.describe(), "screened": self.screened}
+        if not self.screened:
+            out["warning"] = "running unscreened: no watchlist is loaded, no traveller is screened"
+        return out
 
     def request_stop(self) -> None:
         """Stop fetching; `run` then finishes in-flight work, commits and returns."""
         self._stop.set()
         self._progress.set()
 
+    async def _pause(self, attempt: int) -> bool:
+        """Wait out one back-off step; False when a stop was requested meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff_s(self.settings, attempt))
+        return not self._stop.is_set()
+
+    async def open(self, processor_factory: Callable[[Settings], Awaitable[ProcessorLike]]) -> bool:
+        """Open the processor, waiting out a store that is not reachable yet; False if stopped first."""
+        attempt = 0
+        while self.processor is None:
+            try:
+                self.processor = await processor_factory(self.settings)
+            except Exception as exc:
+                reason = store_fault(exc)
+                if reason is None:
+                    raise
+                self.store.mark_down(reason)
+                if not await self._pause(attempt):
+                    return False
+                attempt += 1
+        self.store.mark_up()
+        SCREENING.set_function(lambda: float(self.screened))
+        if not self.screened:
+            log.warning("event=unscreened worker=%d reason=no_watchlist_loaded "
+                        "detail=travellers_are_not_screened", self.worker)
+        return True
+
+    async def _start_clients(self) -> bool:
+        """Start producer and consumer, waiting out a broker that is not reachable yet."""
+        attempt = 0
+        while True:
+            producer = AIOKafkaProducer(**producer_kwargs(self.settings, self.bootstrap_servers))
+            consumer = AIOKafkaConsumer(**consumer_kwargs(self.settings, self.bootstrap_servers, self.group_id))
+            try:
+                await producer.start()
+                await consumer.start()
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                reason = broker_fault(exc)
+                if reason is None:
+                    raise
+                self.broker.mark_down(reason)
+                if not await self._pause(attempt):
+                    return False
+                attempt += 1
+                continue
+            self.producer, self.consumer = producer, consumer
+            self.broker.mark_up()
+            return True
+
     async def run(self) -> None:
         """Run until `request_stop` (or a failure, re-raised after the orderly part of shutdown)."""
-        self.producer = AIOKafkaProducer(**producer_kwargs(self.settings, self.bootstrap_servers))
-        self.consumer = AIOKafkaConsumer(
-            **consumer_kwargs(self.settings, self.bootstrap_servers, self.group_id))
-        await self.producer.start()
+        if not await self._start_clients():
+            log.info("event=worker_stopped worker=%d records=0", self.worker)
+            return
+        assert self.consumer is not None and self.producer is not None
         try:
-            await self.consumer.start()
-            self.consumer.subscribe([self.settings.topics.inbound], listener=_Rebalance(self))
+            from api_engine.service.processor import SenderBinding  # per-carrier topics: their ACLs name the sender
+
+            binding = SenderBinding.from_settings(self.settings)
+            self.consumer.subscribe([self.settings.topics.inbound, *(binding.topics if binding else ())],
+                                    listener=_Rebalance(self))
             committer = asyncio.create_task(self._commit_loop())
+            prober = asyncio.create_task(self._probe_loop())
             try:
                 await self._fetch_loop()
             finally:
                 await self._drain(self.settings.shutdown_timeout_s * 0.8)
-                committer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await committer
+                for task in (committer, prober):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 if self._failure is None:
-                    await self._commit(final=True)
+                    try:
+                        await self._commit(final=True)
+                    except KafkaError as exc:  # uncommitted records are replayed next time: nothing lost
+                        log.warning("event=final_commit_failed worker=%d error=%s", self.worker,
+                                    type(exc).__name__)
         finally:
             with contextlib.suppress(Exception):
                 await self.consumer.stop()
@@ -278,13 +514,25 @@ class Pipeline:
 
     async def _fetch_loop(self) -> None:
         assert self.consumer is not None
+        attempt = 0
         while not self._stop.is_set():
             budget = self.max_in_flight - self._in_flight
             if budget <= 0:  # backpressure: fetch nothing until a record completes
                 self._progress.clear()
                 await self._progress.wait()
                 continue
-            batches = await self.consumer.getmany(timeout_ms=200, max_records=budget)
+            try:
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=budget)
+            except KafkaError as exc:  # the client reconnects by itself; we only wait
+                reason = broker_fault(exc)
+                if reason is None:
+                    raise
+                self.broker.mark_down(reason)
+                if not await self._pause(attempt):
+                    return
+                attempt += 1
+                continue
+            attempt = 0
             now = time.monotonic()
             for tp, records in batches.items():
                 tracker = self._trackers.setdefault(tp, _Tracker())
@@ -297,23 +545,71 @@ class Pipeline:
                     lane.task = asyncio.create_task(self._run_lane(tp, lane))
             IN_FLIGHT.set(self._in_flight)
 
+    async def _probe_loop(self) -> None:
+        """Ask the broker for metadata every second: readiness follows the broker even when idle."""
+        assert self.consumer is not None
+        while True:
+            await asyncio.sleep(BROKER_PROBE_S)
+            try:
+                topics = await asyncio.wait_for(self.consumer.topics(), 5)
+            except (KafkaError, OSError, TimeoutError):
+                self.broker.mark_down("unreachable")
+                continue
+            if self.settings.topics.inbound not in topics:
+                self.broker.mark_down("inbound_topic_missing")
+            elif self._producing_again == 0:  # a produce still failing keeps it down
+                self.broker.mark_up()
+
     # -- per-record work -------------------------------------------------------------------------
 
-    async def _run_lane(self, tp: TopicPartition, lane: _Lane) -> None:
-        assert self.producer is not None
-        while lane.queue and self._failure is None:
-            batch = [lane.queue.popleft() for _ in range(min(self.max_batch, len(lane.queue)))]
+    async def _process(self, batch: list[tuple[ConsumerRecord[bytes, bytes], float]]) -> Sequence[list[Any]] | None:
+        """The processor's outputs for a batch, waiting out a store outage; None if stopped meanwhile.
+
+        Retrying is safe: a batch that failed did not commit, and one that committed but lost its
+        answer is found in the store and answered with the same events and ids.
+        """
+        assert self.processor is not None
+        attempt = 0
+        while True:
             try:
                 started = time.perf_counter()
                 results = await self.processor.process_batch(
-                    [(record.value or b"", record.key) for record, _ in batch], source="kafka")
+                    [(record.value or b"", record.key) for record, _ in batch], source="kafka",
+                    origins=[(record.topic, record.headers) for record, _ in batch])  # the sender's identity
                 PROCESSING.observe(time.perf_counter() - started)
+            except Exception as exc:
+                reason = store_fault(exc)
+                if reason is None:
+                    raise
+                self.store.mark_down(reason)
+                if not await self._pause(attempt):
+                    return None
+                attempt += 1
+                continue
+            self.store.mark_up()
+            return results
+
+    async def _send(self, outputs: list[Any]) -> list[Awaitable[Any]]:
+        assert self.producer is not None
+        return [await self.producer.send(self.topic_for[o.kind], o.value, key=o.key,
+                                         headers=[("event-id", o.event_id.encode())])
+                for o in outputs]
+
+    async def _run_lane(self, tp: TopicPartition, lane: _Lane) -> None:
+        while lane.queue and self._failure is None and not self._gave_up:
+            batch = [lane.queue.popleft() for _ in range(min(self.max_batch, len(lane.queue)))]
+            try:
+                results = await self._process(batch)
+                if results is None:  # stopped while the store was down: replayed next time
+                    self._gave_up = True
+                    return
                 for (record, fetched), outputs in zip(batch, results, strict=True):
-                    futures = [
-                        await self.producer.send(self.topic_for[o.kind], o.value, key=o.key,
-                                                 headers=[("event-id", o.event_id.encode())])
-                        for o in outputs
-                    ]
+                    try:
+                        futures: list[Awaitable[Any]] | None = await self._send(outputs)
+                    except Exception as exc:
+                        if broker_fault(exc) is None:
+                            raise
+                        futures = None  # the ack task produces them again once the broker answers
                     task = asyncio.create_task(self._await_acks(tp, record.offset, fetched, outputs, futures))
                     self._ack_tasks.add(task)
                     task.add_done_callback(self._ack_tasks.discard)
@@ -323,12 +619,33 @@ class Pipeline:
             await asyncio.sleep(0)  # let fetches, heartbeats and HTTP run between batches
 
     async def _await_acks(self, tp: TopicPartition, offset: int, fetched: float, outputs: list[Any],
-                          futures: list[Awaitable[Any]]) -> None:
+                          futures: list[Awaitable[Any]] | None) -> None:
+        attempt = 0
         try:
-            await asyncio.gather(*futures)
-        except Exception as exc:
-            self._fail(exc, tp, offset, "produce")
-            return
+            while True:
+                try:
+                    if futures is None:
+                        futures = await self._send(outputs)
+                    await asyncio.gather(*futures)
+                    break
+                except Exception as exc:
+                    reason = broker_fault(exc)
+                    if reason is None:
+                        self._fail(exc, tp, offset, "produce")
+                        return
+                    if attempt == 0:
+                        self._producing_again += 1
+                    self.broker.mark_down(reason)
+                    futures = None  # produce all of them again: same ids, consumers deduplicate
+                    if not await self._pause(attempt):
+                        self._gave_up = True  # not done, not committed: replayed next time
+                        return
+                    attempt += 1
+        finally:
+            if attempt:
+                self._producing_again -= 1
+        if attempt:
+            self.broker.mark_up()
         outcomes = {_account(o) for o in outputs}
         RECORDS.labels(next((o for o in ("dead_letter", "rejected") if o in outcomes), "ok")).inc()
         RECORD_LATENCY.observe(time.monotonic() - fetched)
@@ -355,8 +672,10 @@ class Pipeline:
             await asyncio.sleep(COMMIT_INTERVAL_S)
             try:
                 await self._commit()
-            except (CommitFailedError, KafkaError) as exc:  # a rebalance: the next owner replays
+            except CommitFailedError as exc:  # a rebalance: the next owner replays
                 log.warning("event=commit_failed worker=%d error=%s", self.worker, type(exc).__name__)
+            except KafkaError as exc:  # the broker is away: commit later (the probe logs the outage)
+                self.broker.mark_down(broker_fault(exc) or type(exc).__name__)
 
     async def _commit(self, *, final: bool = False, only: set[TopicPartition] | None = None) -> None:
         consumer = self.consumer
@@ -395,9 +714,9 @@ class Pipeline:
                     return True
             return False
 
-        while busy() and self._failure is None and time.monotonic() < deadline:
+        while busy() and self._failure is None and not self._gave_up and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        if busy():
+        if busy() and self._failure is None:
             log.warning("event=drain_incomplete worker=%d in_flight=%d", self.worker, self._in_flight)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
@@ -443,9 +762,12 @@ async def run_worker(settings: Settings, bootstrap_servers: str, *, worker: int 
                      processor_factory: Callable[[Settings], Awaitable[ProcessorLike]] = open_processor,
                      on_start: Callable[[Pipeline], Awaitable[None]] | None = None,
                      stop: asyncio.Event | None = None) -> Pipeline:
-    """Open the processor, run one pipeline until `stop` is set, close everything in order."""
-    processor = await processor_factory(settings)
-    pipeline = Pipeline(settings, bootstrap_servers, processor, worker=worker)
+    """Run one pipeline until `stop` is set, close everything in order.
+
+    `on_start` runs before the processor is opened, so the HTTP endpoints answer (/readyz false)
+    while a store that is down at start is waited for.
+    """
+    pipeline = Pipeline(settings, bootstrap_servers, None, worker=worker)
     watcher: asyncio.Task[None] | None = None
     if stop is not None:
         async def watch() -> None:
@@ -455,9 +777,11 @@ async def run_worker(settings: Settings, bootstrap_servers: str, *, worker: int 
     try:
         if on_start is not None:
             await on_start(pipeline)
-        await pipeline.run()
+        if await pipeline.open(processor_factory):
+            await pipeline.run()
     finally:
         if watcher is not None:
             watcher.cancel()
-        await processor.close()
+        if pipeline.processor is not None:
+            await pipeline.processor.close()
     return pipeline

@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from api_engine.service.screening import HitLike, Screener
-from parsers import Finding, Interchange, Manifest, Severity, Traveller, read_interchange
+from parsers import Finding, Interchange, InterchangeHeader, Manifest, Severity, Traveller, read_interchange
 from parsers.assembly import AssemblyKey, assemble, part_key
 from parsers.contrl import write_contrl
 from parsers.profile import Profile
@@ -26,6 +26,7 @@ from parsers.validate import apply_profile
 __all__ = ["Prepared", "Screened", "complete_assembly", "identity", "prepare", "record_id", "screen_manifest"]
 
 _ENVELOPE_PREFIXES = ("SYN-", "ENV-")
+_HEAD_BYTES = 4096  # of an over-size input, read for its UNB (a UNA and a Type-B wrapper fit before it)
 
 
 def record_id(value: bytes, key: bytes | None, source: str) -> str:
@@ -116,13 +117,35 @@ def _wants_cusres(ic: Interchange, profile: Profile) -> bool:
     return (ic.header.application_ref or "").upper() == "IAPI" or profile.interactive
 
 
+def _too_large(value: bytes, limit: int, content_hash: str, control_ref: str, today: date | None) -> Prepared:
+    """An input over the size limit: a dead letter, unread, whose CONTRL names the carrier's interchange.
+
+    Only the first bytes are read, for the UNB (sender, reference); ISO 9735 has no 0085 code for
+    size, so the CONTRL says 18 "unspecified" and the reason travels in the finding and dead letter.
+    """
+    big = Finding(rule="ENV-TOO-LARGE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
+                  message=f"the input is {len(value):,} bytes, over the limit of {limit:,} bytes per record "
+                          "(API_ENGINE_MAX_RECORD_BYTES); it was not read", contrl_error=18)
+    try:
+        header = read_interchange(value[:_HEAD_BYTES], today=today).header
+    except Exception:  # the head only addresses the CONTRL: without it the UCI says UNKNOWN
+        header = InterchangeHeader()
+    ic = Interchange(header=header, findings=[big])
+    return Prepared(content_hash=content_hash, interchange=ic, malformed=[big], reason=f"{big.rule}: {big.message}",
+                    contrl=write_contrl(ic, control_ref=control_ref))
+
+
 def prepare(value: bytes, profile: Profile, screener: Screener, *, control_ref: str,
-            today: date | None = None) -> Prepared:
+            today: date | None = None, max_record_bytes: int | None = None) -> Prepared:
     """Read, validate, classify, write the CONTRL, and assemble + screen + minimise single-part lists.
 
     Pure and CPU-bound; never raises on bad input (an unexpected reader error becomes a dead letter).
+    An input longer than `max_record_bytes` is not read at all: reading costs time and memory in
+    proportion to its size, so the check comes first.
     """
     content_hash = hashlib.sha256(value).hexdigest()
+    if max_record_bytes is not None and len(value) > max_record_bytes:
+        return _too_large(value, max_record_bytes, content_hash, control_ref, today)
     try:
         ic = apply_profile(read_interchange(value, today=today), profile, today=today)
     except Exception as exc:  # the reader promises values, not exceptions; a bug must not stop the service

@@ -3,7 +3,9 @@
 Strategy: the processor sees a `Screener` (a whole manifest in, hits out; pure and synchronous, so
 it may run in an executor) and reads hits through `HitLike`. `WatchlistScreener` adapts
 `watchlists.Screener`, screening each traveller once per document presented; `NoScreener` stands in
-when no list is configured. Lists named in the settings are loaded once, here.
+when no list is configured. Lists named in the settings are loaded once, here. `screening_active`
+tells whether a screener can produce a hit at all: a service that screens nothing must say so
+(`serve` refuses to start without `allow_unscreened`; manifests carry `screened: false`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 from api_engine.settings import Settings
 from parsers import Manifest, TravelDocument
 
-__all__ = ["HitLike", "NoScreener", "Screener", "WatchlistScreener", "screener_from_settings"]
+__all__ = ["HitLike", "NoScreener", "Screener", "WatchlistScreener", "screener_from_settings", "screening_active"]
 
 log = logging.getLogger("api_engine.service.screening")
 
@@ -38,7 +40,7 @@ class Screener(Protocol):
 
 
 class NoScreener:
-    """No lists loaded: no hits (the lead plugs a real screener in through Settings.watchlists)."""
+    """No lists loaded: no hits. Only `serve --allow-unscreened` runs with it, and it is announced."""
 
     def screen(self, manifest: Manifest) -> Sequence[HitLike]:
         return []
@@ -76,3 +78,18 @@ def screener_from_settings(settings: Settings) -> Screener:
         diff = lists.replace_list(load(path))
         log.info("watchlist loaded: %s", diff.summary())
     return WatchlistScreener(lists)
+
+
+def screening_active(screener: object) -> bool:
+    """Whether this screener can find a hit: at least one loaded list with at least one entry.
+
+    A `NoScreener`, or a `WatchlistScreener` whose lists are all empty, screens nothing; any other
+    object given to `Processor.open(screener=...)` is taken at its word.
+    """
+    if screener is None or isinstance(screener, NoScreener):
+        return False
+    if isinstance(screener, WatchlistScreener):
+        lists = getattr(screener.screener, "lists", None)
+        if lists is not None:
+            return any(getattr(snapshot, "entries", ()) for snapshot in lists.values())
+    return True
