@@ -13,11 +13,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from . import queries, service, users
-from .auth import OFFICERS, SESSION_COOKIE
+from .auth import OFFICERS, SESSION_COOKIE, Account, current_session
 from .decisions import decide
 from .deps import Admin, Anyone, Auditor, ListManager, Officer, State
 from .models import (
@@ -28,10 +29,13 @@ from .models import (
     FlightRow,
     FullViewRequest,
     HitDetail,
+    HitId,
     ManifestView,
     Me,
     NewUser,
     TravellerDetail,
+    TravellerSummary,
+    UploadId,
     UploadResult,
     UserRow,
     WatchlistsPage,
@@ -69,8 +73,18 @@ async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "
                        flight: str | None = None) -> StreamingResponse:
     """The alert queue as Server-Sent Events: the whole queue again on every change."""
     token = request.cookies.get(SESSION_COOKIE)
+    session = await current_session(request)
+    # Each stream polls the store: a bounded number per session and account (429 beyond), released on close.
+    release = st.streams.acquire(session.token_hash if session is not None else "", who.user_id)
 
     async def events() -> AsyncIterator[str]:
+        try:
+            async for event in queue_events():
+                yield event
+        finally:
+            release()
+
+    async def queue_events() -> AsyncIterator[str]:
         last: tuple[Any, ...] | None = None
         quiet = since_check = 0.0
         poll = st.config.poll_interval_s
@@ -94,7 +108,7 @@ async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "
             quiet += poll
             since_check += poll
 
-    return StreamingResponse(events(), media_type="text/event-stream",
+    return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release),
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
@@ -117,21 +131,28 @@ async def manifest_full(uid: str, body: FullViewRequest, st: State, who: Officer
 
 
 @router.get("/hits/{hit_id}", response_model=HitDetail, tags=["alerts"])
-async def hit(hit_id: int, st: State, who: Officer) -> HitDetail:
+async def hit(hit_id: HitId, st: State, who: Officer) -> HitDetail:
     """A hit with its explanation feature by feature, the listed entry, and the decisions so far (audited)."""
     return await service.hit(st, who, hit_id)
 
 
 @router.post("/hits/{hit_id}/decision", response_model=DecisionResult, tags=["alerts"])
-async def decision(hit_id: int, body: DecisionRequest, st: State, who: Officer) -> DecisionResult:
-    """Confirm, dismiss (false positive → allowlist) or escalate, with a required comment (audited)."""
+async def decision(hit_id: HitId, body: DecisionRequest, st: State, who: Officer) -> DecisionResult:
+    """Confirm, dismiss (false positive → a clearance), escalate, or, as the second person, approve or reject a
+    proposed dismissal; a comment is required (audited). Four eyes: see docs/console.md."""
     return await decide(st, hit_id, body.decision, body.comment, who)
 
 
-@router.get("/travellers/{ref}", response_model=TravellerDetail, tags=["alerts"])
-async def traveller(ref: str, st: State, who: Officer) -> TravellerDetail:
-    """A traveller, their flight and their hits (audited)."""
+@router.get("/travellers/{ref}", response_model=TravellerSummary, tags=["alerts"])
+async def traveller(ref: str, st: State, who: Officer) -> TravellerSummary:
+    """A traveller, minimised (initials, role, nationality), their flight and their hits. Not audited."""
     return await service.traveller(st, who, ref)
+
+
+@router.post("/travellers/{ref}/full", response_model=TravellerDetail, tags=["alerts"])
+async def traveller_full(ref: str, body: FullViewRequest, st: State, who: Officer) -> TravellerDetail:
+    """A traveller's name, date of birth and document: needs a meaningful reason, logged to the audit trail."""
+    return await service.traveller_full(st, who, ref, body.reason)
 
 
 @router.get("/watchlists", response_model=WatchlistsPage, tags=["watchlists"])
@@ -140,10 +161,24 @@ async def watchlists(st: State, who: ListManager) -> WatchlistsPage:
     return service.watchlists(st, await st.catalog.uploads())
 
 
-@router.post("/watchlists", response_model=UploadResult, tags=["watchlists"])
-async def upload_watchlist(st: State, who: ListManager, file: Annotated[UploadFile, File()]) -> UploadResult:
-    """Upload a national-format CSV list; returns its validation report (audited)."""
-    return await service.upload(st, who, await file.read(), file.filename)
+_CSV_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/watchlists", response_model=UploadResult, tags=["watchlists"], openapi_extra=_CSV_UPLOAD,
+             dependencies=[Depends(service.limit_body)])
+async def upload_watchlist(request: Request, st: State, who: ListManager) -> UploadResult:
+    """Upload a national-format CSV list (multipart field `file`, at most 20 MB: 413 beyond, 422 for a file
+    that is not a readable CSV); returns its validation report (audited). A list the settings configure is
+    not replaced: the report shows the diff and waits for a supervisor's confirmation."""
+    async with service.received_file(request) as (path, filename, _):
+        return await service.upload(st, who, path, filename)
+
+
+@router.post("/watchlists/uploads/{upload_id}/confirm", response_model=UploadResult, tags=["watchlists"])
+async def confirm_watchlist(upload_id: UploadId, st: State, who: service.Supervisor) -> UploadResult:
+    """Install an upload that names a configured list, after reading its diff (supervisor; audited with the counts)."""
+    return await service.confirm_replacement(st, who, upload_id)
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])
@@ -169,8 +204,20 @@ async def add_user(body: NewUser, st: State, who: Admin) -> UserRow:
 
 @router.post("/users/{name}/disable", response_model=UserRow, tags=["users"])
 async def disable_user(name: str, st: State, who: Admin) -> UserRow:
-    await users.set_active(st.store, name, False)
-    await st.auditor.record(actor=who.name, action="user_disable", subject=f"user:{name}",
-                            purpose="account management")
-    found = next(a for a in await users.list_users(st.store) if a.name == name)
+    """Disable an account (its sessions stop at once); the last active admin cannot be disabled (422)."""
+    return _user_row(await users.change(st.store, st.guard, st.auditor, who.name, name, "disable"))
+
+
+@router.post("/users/{name}/enable", response_model=UserRow, tags=["users"])
+async def enable_user(name: str, st: State, who: Admin) -> UserRow:
+    return _user_row(await users.change(st.store, st.guard, st.auditor, who.name, name, "enable"))
+
+
+@router.post("/users/{name}/unlock", response_model=UserRow, tags=["users"])
+async def unlock_user(name: str, st: State, who: Admin) -> UserRow:
+    """End a sign-in pause (after repeated wrong passwords) early and forget the failures (audited)."""
+    return _user_row(await users.change(st.store, st.guard, st.auditor, who.name, name, "unlock"))
+
+
+def _user_row(found: Account) -> UserRow:
     return UserRow(name=found.name, role=found.role, identity_provider=found.identity_provider, active=found.active)

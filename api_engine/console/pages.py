@@ -8,10 +8,12 @@ result page. The only JavaScript (static/console.js) runs the live queue over SS
 from __future__ import annotations
 
 import logging
+import math
+import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from . import queries, service, users
@@ -28,6 +30,7 @@ from .auth import (
 )
 from .decisions import DecisionError, decide
 from .deps import Admin, Anyone, Auditor, ListManager, Officer, State, state_of
+from .models import HitId, UploadId
 from .state import ConsoleState
 from .users import AccountError
 
@@ -73,29 +76,54 @@ async def login_form(request: Request, st: State, next: str | None = None) -> Re
     info: SessionInfo | None = await current_session(request)
     if info is not None and info.principal is not None:
         return RedirectResponse(_safe_next(next) or HOME[info.principal.role], status_code=303)
-    token = request.cookies.get(SESSION_COOKIE)
-    csrf = info.csrf_token if info is not None else None
-    if info is None:  # an anonymous session only to carry the form's CSRF token
-        token, csrf = await st.sessions.start(None, replaces=token)
+    token, csrf = _sign_in_csrf(request, st, info)
     response = render(request, "login.html", None, csrf=csrf, next=_safe_next(next) or "", error=None)
-    if token and info is None:
+    if token != request.cookies.get(SESSION_COOKIE):
         _set_cookie(response, st, token)
     return response
+
+
+def _sign_in_csrf(request: Request, st: ConsoleState, info: SessionInfo | None) -> tuple[str, str]:
+    """The cookie token and form CSRF token for the sign-in page. Signed out, nothing is stored: the
+    token is derived from the cookie (a new random one if it has none), so viewing the page writes no row."""
+    token = request.cookies.get(SESSION_COOKIE) or ""
+    if info is not None:
+        return token, info.csrf_token
+    if not _TOKEN.match(token):
+        token = st.sessions.new_token()
+    return token, st.sessions.anonymous_csrf(token)
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, st: State, username: Annotated[str, Form()], password: Annotated[str, Form()],
                 next: Annotated[str, Form()] = "") -> Response:
     info = await current_session(request)
-    if info is None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if info is None and not (cookie and _TOKEN.match(cookie)):
         raise HTTPException(status_code=403, detail="open the sign-in page first (no session for the CSRF check)")
-    await check_csrf(request, info.csrf_token)
-    account = await st.identity.authenticate(st.store, {"username": username, "password": password})
+    _, csrf = _sign_in_csrf(request, st, info)
+    await check_csrf(request, csrf)
+    outcome = await st.guard.sign_in(username, password, request.client.host if request.client else "unknown")
+    account = outcome.account
     if account is None:
-        log.info("sign-in refused")
-        return render(request, "login.html", None, csrf=info.csrf_token, next=_safe_next(next) or "",
-                      error="Wrong user name or password, or the account is disabled.", status_code=401)
-    token, _ = await st.sessions.start(account.id, replaces=request.cookies.get(SESSION_COOKIE))
+        error, status, headers = "Wrong user name or password, or the account is disabled.", 401, {}
+        if outcome.paused is not None:
+            where = "this account" if outcome.paused == "account" else "this address"
+            n, unit = ((outcome.retry_after, "second") if outcome.retry_after < 120
+                       else (math.ceil(outcome.retry_after / 60), "minute"))
+            wait = f"{n} {unit}{'' if n == 1 else 's'}"
+            error = (("Wrong user name or password. " if outcome.just_paused else "")
+                     + f"Too many failed sign-ins: signing in to {where} is paused for {wait}"
+                     + (", or until an administrator unlocks it." if outcome.paused == "account" else "."))
+            status, headers = (401 if outcome.just_paused else 429), {"Retry-After": str(outcome.retry_after)}
+        refused = render(request, "login.html", None, csrf=csrf, next=_safe_next(next) or "", error=error,
+                         status_code=status)
+        refused.headers.update(headers)
+        return refused
+    token, _ = await st.sessions.start(account.id, replaces=cookie)
     if st.auditor.available:
         await st.auditor.record(actor=account.name, action="sign_in", subject=f"user:{account.name}",
                                 purpose="access", details={"role": account.role, "provider": account.identity_provider})
@@ -144,13 +172,13 @@ async def manifest_full(request: Request, uid: str, st: State, who: Officer,
 
 
 @router.get("/hits/{hit_id}", response_class=HTMLResponse)
-async def hit(request: Request, hit_id: int, st: State, who: Officer, error: str | None = None) -> HTMLResponse:
+async def hit(request: Request, hit_id: HitId, st: State, who: Officer, error: str | None = None) -> HTMLResponse:
     detail = await service.hit(st, who, hit_id)
     return render(request, "hit.html", who, d=detail, error=error)
 
 
 @router.post("/hits/{hit_id}/decision")
-async def decision(request: Request, hit_id: int, st: State, who: Officer, decision: Annotated[str, Form()],
+async def decision(request: Request, hit_id: HitId, st: State, who: Officer, decision: Annotated[str, Form()],
                    comment: Annotated[str, Form()] = "") -> Response:
     try:
         await decide(st, hit_id, decision, comment, who)
@@ -162,20 +190,40 @@ async def decision(request: Request, hit_id: int, st: State, who: Officer, decis
 @router.get("/travellers/{ref}", response_class=HTMLResponse)
 async def traveller(request: Request, ref: str, st: State, who: Officer) -> HTMLResponse:
     detail = await service.traveller(st, who, ref)
-    return render(request, "traveller.html", who, d=detail)
+    return render(request, "traveller.html", who, d=detail, full=False, reason="")
+
+
+@router.post("/travellers/{ref}/full", response_class=HTMLResponse)
+async def traveller_full(request: Request, ref: str, st: State, who: Officer,
+                         reason: Annotated[str, Form()] = "") -> HTMLResponse:
+    detail = await service.traveller_full(st, who, ref, reason)
+    return render(request, "traveller.html", who, d=detail, full=True, reason=reason)
 
 
 @router.get("/watchlists", response_class=HTMLResponse)
 async def watchlists(request: Request, st: State, who: ListManager) -> HTMLResponse:
     page = service.watchlists(st, await st.catalog.uploads())
-    return render(request, "watchlists.html", who, page=page, report=None)
+    return render(request, "watchlists.html", who, page=page, report=None, error=None)
 
 
-@router.post("/watchlists", response_class=HTMLResponse)
-async def upload(request: Request, st: State, who: ListManager, file: Annotated[UploadFile, File()]) -> HTMLResponse:
-    report = await service.upload(st, who, await file.read(), file.filename)
+@router.post("/watchlists", response_class=HTMLResponse, dependencies=[Depends(service.limit_body)])
+async def upload(request: Request, st: State, who: ListManager) -> HTMLResponse:
+    try:
+        async with service.received_file(request) as (path, filename, _):
+            report = await service.upload(st, who, path, filename)
+    except HTTPException as exc:  # too large, not a readable CSV: said on the page, nothing installed
+        page = service.watchlists(st, await st.catalog.uploads())
+        return render(request, "watchlists.html", who, page=page, report=None, error=str(exc.detail),
+                      status_code=exc.status_code)
     page = service.watchlists(st, await st.catalog.uploads())
-    return render(request, "watchlists.html", who, page=page, report=report)
+    return render(request, "watchlists.html", who, page=page, report=report, error=None)
+
+
+@router.post("/watchlists/uploads/{upload_id}/confirm", response_class=HTMLResponse)
+async def confirm_upload(request: Request, upload_id: UploadId, st: State, who: service.Supervisor) -> HTMLResponse:
+    report = await service.confirm_replacement(st, who, upload_id)
+    page = service.watchlists(st, await st.catalog.uploads())
+    return render(request, "watchlists.html", who, page=page, report=report, error=None)
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -185,8 +233,9 @@ async def audit(request: Request, st: State, who: Auditor) -> HTMLResponse:
 
 @router.get("/admin/users", response_class=HTMLResponse)
 async def users_page(request: Request, st: State, who: Admin, error: str | None = None,
-                     added: str | None = None) -> HTMLResponse:
-    return render(request, "users.html", who, users=await users.list_users(st.store), error=error, added=added)
+                     added: str | None = None, done: str | None = None) -> HTMLResponse:
+    return render(request, "users.html", who, users=await users.list_users(st.store), error=error, added=added,
+                  done=done)
 
 
 @router.post("/admin/users")
@@ -199,3 +248,14 @@ async def users_add(request: Request, st: State, who: Admin, name: Annotated[str
     await st.auditor.record(actor=who.name, action="user_add", subject=f"user:{account.name}",
                             purpose="account management", details={"role": account.role})
     return RedirectResponse(f"/admin/users?added={quote(account.name)}", status_code=303)
+
+
+@router.post("/admin/users/{name}/{action}")
+async def users_change(request: Request, name: str, action: users.AccountAction, st: State, who: Admin) -> Response:
+    """Disable, enable or unlock (end a sign-in pause early) an account from the users page."""
+    try:
+        await users.change(st.store, st.guard, st.auditor, who.name, name, action)
+    except AccountError as exc:
+        return RedirectResponse(f"/admin/users?error={quote(str(exc))}", status_code=303)
+    done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[action]
+    return RedirectResponse(f"/admin/users?done={quote(f'{name} {done}')}", status_code=303)
