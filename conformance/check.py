@@ -46,6 +46,8 @@ def check_inputs(inputs: Sequence[tuple[str, bytes]], profile: Profile) -> Repor
             details["responses"] = len(ic.responses)
         if r.duplicate_of is not None:
             details["duplicate_of"] = inputs[r.duplicate_of][0]
+        if r.reuses_ref_of is not None:
+            details["reuses_reference_of"] = inputs[r.reuses_ref_of][0]
         report.cases.append(CaseResult(name=r.name, passed=not r.errors, lines=lines, details=details,
                                        seconds=per_file))
     return report

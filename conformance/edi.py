@@ -146,8 +146,9 @@ def _split_una(data: bytes) -> tuple[str, str, str, str]:
 def personalise(data: bytes, tag: str) -> bytes:
     """Append `tag` to the UNB sender id (S002/0004), keeping every other byte as it is.
 
-    A live system remembers (sender, UNB 0020) and whole byte strings to detect duplicates, and
-    assembles multi-part lists per sender; a per-run tag keeps each run independent of the last.
+    A live system remembers whole byte strings to detect duplicates and (sender, UNB 0020) to flag a
+    reused reference, and assembles multi-part lists per sender; a per-run tag keeps each run
+    independent of the last.
     Inputs without a readable UNB are returned unchanged.
     """
     comp, elem, rel, term = _split_una(data)

@@ -6,8 +6,10 @@ because `conformance` depends on `parsers` and `watchlists` only, and because ce
 needs one thing the parse command does not keep: which input each assembly finding belongs to.
 On top it derives the outcomes a black-box run can observe: the CONTRL 0085 codes (written and
 read back with the project's own CONTRL writer and reader), whether an input is dead-lettered
-(envelope or syntax errors, or nothing readable), which manifests a service announces (single
-lists, and multi-part lists once complete), and which travellers hit the bundled test watchlist.
+(envelope or syntax errors, or nothing readable), which inputs are duplicates (the same bytes as
+an input processed before) and which reuse a sender's interchange reference with other content
+(processed, and flagged), which manifests a service announces (each single list, and multi-part
+lists once complete), and which travellers hit the bundled test watchlist.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from typing import Any
 
 from parsers import Finding, Interchange, Manifest, Severity, TravelDocument, read_interchange
 from parsers.assembly import assemble, part_key
-from parsers.contrl import read_contrl, write_contrl
+from parsers.contrl import ACTION_ACKNOWLEDGED, read_contrl, write_contrl
 from parsers.profile import Profile
 from parsers.validate import apply_profile
 
 DATA_DIR = Path(__file__).with_name("data")
 TEST_WATCHLIST = DATA_DIR / "test-watchlist.csv"
 _ENVELOPE_PREFIXES = ("SYN-", "ENV-")
+REF_REUSED = "ENV-REF-REUSED"  # the flag on an interchange reusing its sender's reference with other content
+DUPLICATE_CODE = 26  # CONTRL 0085: duplicate detected
 
 
 @dataclass
@@ -41,7 +45,8 @@ class InputResult:
     contrl_codes: set[int] = field(default_factory=set)
     accepted: bool = True
     dead_letter: bool = False
-    duplicate_of: int | None = None  # index of an earlier input with the same bytes or sender + UNB 0020
+    duplicate_of: int | None = None  # index of an earlier processed input with the same bytes
+    reuses_ref_of: int | None = None  # index of an earlier processed input with the same sender + UNB 0020
 
     @property
     def content_hash(self) -> str:
@@ -99,10 +104,16 @@ def is_malformed(ic: Interchange, *, readable_only: bool = True) -> bool:
     return bad or (readable_only and not ic.manifests and not ic.responses)
 
 
-def contrl_codes(ic: Interchange) -> set[int]:
-    """0085 codes of the CONTRL answering `ic`, through the project's writer and reader."""
+def contrl_codes(ic: Interchange, *, noted: int | None = None) -> set[int]:
+    """0085 codes of the CONTRL answering `ic`, through the project's writer and reader.
+
+    `noted`: a code a service notes on an accepting UCI (action 7 stays); a rejecting UCI keeps its
+    own first error."""
     report = read_contrl(write_contrl(ic, control_ref="CONFORMANCE"))
-    return codes_of(report)
+    codes = codes_of(report)
+    if noted is not None and report.action == ACTION_ACKNOWLEDGED:
+        codes.add(noted)
+    return codes
 
 
 def codes_of(report: Any) -> set[int]:
@@ -115,13 +126,17 @@ def codes_of(report: Any) -> set[int]:
 def evaluate(inputs: Sequence[tuple[str, bytes]], profile: Profile, *, screen: bool = True) -> Evaluation:
     """Read, grade and assemble `inputs` (in arrival order) as one receiving system would.
 
-    An input with the bytes, or the sender and UNB 0020, of an earlier one is a duplicate: it is
-    answered (CONTRL 0085 = 26 from a live system) but not processed again.
+    An input that is not dead-lettered and has the same bytes as an input processed before is a
+    duplicate: it is answered (CONTRL 0085 = 26 from a live system) but not processed again. The
+    same sender + UNB 0020 with other bytes is not a duplicate: it is processed like any input and
+    flagged (`ENV-REF-REUSED`, 0085 = 26 noted on an accepting UCI), so a decoy sent first cannot
+    get the real list dropped. Single lists are announced one by one; parts are assembled.
     """
     results: list[InputResult] = []
-    seen: dict[bytes, int] = {}
+    processed: dict[bytes, int] = {}  # sha256 of the bytes -> the first input processed with them
+    refs: dict[tuple[str, str], int] = {}  # sender + UNB 0020 -> the first input processed under them
+    singles: list[tuple[int, Manifest]] = []
     parts: list[tuple[int, Manifest]] = []
-    seen_refs: dict[tuple[str, str], int] = {}
     for i, (name, data) in enumerate(inputs):
         ic = apply_profile(read_interchange(data), profile)
         if not ic.manifests and not ic.responses and not is_malformed(ic, readable_only=False):
@@ -129,28 +144,36 @@ def evaluate(inputs: Sequence[tuple[str, bytes]], profile: Profile, *, screen: b
                 rule="ENV-EMPTY", severity=Severity.ERROR, level="interchange", contrl_error=32,
                 message="nothing readable: no PAXLST or CUSRES message")]})
         r = InputResult(name=name, data=data, interchange=ic, findings=list(ic.findings))
-        digest = hashlib.sha256(data).digest()
-        h = ic.header
-        ref = (h.sender, h.control_ref) if h.sender and h.control_ref else None
-        earlier = seen.get(digest, seen_refs.get(ref) if ref else None)
-        if earlier is not None:
-            r.duplicate_of = earlier
-            results.append(r)
-            continue
-        seen[digest] = i
-        if ref:
-            seen_refs[ref] = i
-        r.contrl_codes = contrl_codes(ic)
-        r.accepted = ic.ok
-        r.dead_letter = is_malformed(ic)
         results.append(r)
-        if not r.dead_letter:
-            parts.extend((i, m) for m in ic.manifests)
-    lists: list[AssembledList] = []
+        if is_malformed(ic):  # answered with a negative CONTRL and dead-lettered, every time it comes
+            r.contrl_codes = contrl_codes(ic)
+            r.accepted = False
+            r.dead_letter = True
+            continue
+        digest = hashlib.sha256(data).digest()
+        if digest in processed:
+            r.duplicate_of = processed[digest]
+            continue
+        processed[digest] = i
+        h = ic.header
+        ref = (h.sender or "", h.control_ref or "")
+        r.reuses_ref_of = refs.get(ref)
+        refs.setdefault(ref, i)
+        if r.reuses_ref_of is not None:
+            r.findings.append(Finding(
+                rule=REF_REUSED, severity=Severity.WARNING, level="interchange", segment_tag="UNB",
+                contrl_error=DUPLICATE_CODE,
+                message=f"interchange reference {h.control_ref} was used before by sender {h.sender} with other "
+                        f"content ({inputs[r.reuses_ref_of][0]}): processed and flagged, not dropped"))
+        r.contrl_codes = contrl_codes(ic, noted=DUPLICATE_CODE if r.reuses_ref_of is not None else None)
+        r.accepted = ic.ok
+        for m in ic.manifests:
+            (parts if _is_part(m) else singles).append((i, m))
+    lists = [AssembledList(manifest=m, complete=m.complete, multipart=False, findings=[], inputs=[i])
+             for i, m in singles]
     for a in assemble(m for _, m in parts):
         owners = sorted({i for i, m in parts if part_key(m) == a.key})
-        multipart = len([1 for i, m in parts if part_key(m) == a.key]) > 1 or _is_part(a.manifest, parts, a.key)
-        lists.append(AssembledList(manifest=a.manifest, complete=a.complete, multipart=multipart,
+        lists.append(AssembledList(manifest=a.manifest, complete=a.complete, multipart=True,
                                    findings=list(a.findings), inputs=owners))
         for i in owners:  # an assembly finding concerns every file that holds a part of the list
             results[i].findings.extend(a.findings)
@@ -162,12 +185,10 @@ def evaluate(inputs: Sequence[tuple[str, bytes]], profile: Profile, *, screen: b
     return Evaluation(inputs=results, lists=lists)
 
 
-def _is_part(merged: Manifest, parts: list[tuple[int, Manifest]], key: Any) -> bool:
-    for _, m in parts:
-        if part_key(m) == key:
-            h = m.header
-            return h.sequence is not None and not (h.sequence == 1 and h.sequence_flag in ("F", None))
-    return False
+def _is_part(m: Manifest) -> bool:
+    """A part of a multi-part list (UNH S010 other than 01:F); anything else is a single list."""
+    h = m.header
+    return h.sequence is not None and not (h.sequence == 1 and h.sequence_flag in ("F", None))
 
 
 # ---- screening against the bundled synthetic test watchlist --------------------------------------------

@@ -6,7 +6,11 @@ docs/schemas/), never this project's internals, so any system speaking them can 
    against the same long-lived system is never mistaken for a duplicate or for more parts of an
    earlier list. Each case is produced with its own key, inputs in order (one key, one
    partition: parts of a list arrive in the order sent); the producer is not idempotent (the
-   embedded broker rejects idempotent producers).
+   embedded broker rejects idempotent producers). An input with the same bytes as an earlier
+   input of its case (a duplicate) cannot go under that key: the same key and bytes are the same
+   record, and a replay of a record is answered with its events again. It starts a new batch,
+   produced under a key of its own once every input before it has been acknowledged, so the
+   order the case states still holds across keys and partitions.
 2. Outputs are read with a group-less consumer: partitions are assigned by hand and read from the
    end offsets recorded before the first record is produced (no group join, nothing missed).
 3. Events are correlated by content, not by timing: acknowledgements, dead letters and manifests
@@ -15,7 +19,8 @@ docs/schemas/), never this project's internals, so any system speaking them can 
    arrived; after the last case settles (or the timeout) a short grace period catches extras.
 4. Each case is compared on what a black box can show: acceptance per input and the CONTRL 0085
    codes (read with the project's CONTRL reader), duplicates, dead letters and their rules,
-   announced manifests with their travellers and assembly errors, and watchlist hits.
+   announced manifests with their travellers, assembly errors and the ENV-REF-REUSED flag, and
+   watchlist hits.
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from .report import CaseResult, Line, Report
 from .suite import Case, Expectation, Suite
 
 GRACE_S = 1.0
+# Warnings a service puts on the manifests it announces, checked on the wire: a reference reused with
+# other content is processed and flagged there (and with 0085 = 26 on the accepting CONTRL).
+MANIFEST_FLAGS = frozenset({"ENV-REF-REUSED"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,36 @@ class _Sent:
     expect: Expectation
     key: bytes
     hashes: list[str]  # per input, in sending order
+    batches: list[list[bytes]] = field(default_factory=list)  # the inputs, split before each duplicate
+    produced: int = 0  # batches produced so far
     started: float = 0.0
+
+    def batch_key(self, n: int) -> bytes:
+        return self.key if n == 0 else self.key + f"/{n + 1}".encode()
+
+    @property
+    def waiting(self) -> bool:
+        return self.produced < len(self.batches)
+
+    def produced_hashes(self) -> list[str]:
+        return self.hashes[:sum(len(b) for b in self.batches[:self.produced])]
+
+
+def batches(data: Sequence[bytes]) -> list[list[bytes]]:
+    """The inputs of a case in sending order, a new batch starting at each repeat of earlier bytes."""
+    out: list[list[bytes]] = []
+    for i, b in enumerate(data):
+        if not out or b in data[:i]:
+            out.append([])
+        out[-1].append(b)
+    return out
+
+
+def _acknowledged(hashes: Sequence[str], seen: _Seen) -> bool:
+    need: dict[str, int] = defaultdict(int)
+    for h in hashes:
+        need[h] += 1
+    return all(len(seen.acks.get(h, [])) >= n for h, n in need.items())
 
 
 @dataclass
@@ -74,10 +111,7 @@ class _Seen:
 
 
 def _settled(s: _Sent, seen: _Seen) -> bool:
-    need: dict[str, int] = defaultdict(int)
-    for h in s.hashes:
-        need[h] += 1
-    if any(len(seen.acks.get(h, [])) < n for h, n in need.items()):
+    if s.waiting or not _acknowledged(s.hashes, seen):
         return False
     uniq = list(dict.fromkeys(s.hashes))
     if sum(len(seen.dlq.get(h, [])) for h in uniq) < len(s.expect.dead_letters):
@@ -145,11 +179,23 @@ def judge(s: _Sent, seen: _Seen) -> list[Line]:
             miss("manifest_errors", sorted(e.manifest_errors), sorted(errors))
         if any(not m.get("complete", False) for m in manifests if len(m.get("parts", [])) > 1):
             miss("complete", "announced lists complete", [m.get("complete") for m in manifests])
+        flags = {str(f.get("rule")) for m in manifests for f in m.get("findings", [])
+                 if f.get("rule") in MANIFEST_FLAGS}
+        if flags != set(e.warnings) & MANIFEST_FLAGS:
+            miss("manifest_flags", sorted(set(e.warnings) & MANIFEST_FLAGS), sorted(flags))
     hits = sorted(str((a.get("watchlist") or {}).get("entry_id")) for m in manifests
                   for a in seen.alerts.get(str(m.get("manifest_uid")), []))
     if hits != list(e.hits):
         miss("hits", list(e.hits), hits)
     return out
+
+
+async def _produce_next(producer: Any, topic: str, s: _Sent) -> None:
+    """Produce the next batch of a case's inputs, in order, under that batch's key."""
+    key = s.batch_key(s.produced)
+    for b in s.batches[s.produced]:
+        await producer.send_and_wait(topic, b, key=key)
+    s.produced += 1
 
 
 async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", timeout_s: float = 60.0,
@@ -165,7 +211,6 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
                           "inbound": topics.inbound})
     sent: list[_Sent] = []
     skipped: list[CaseResult] = []
-    payloads: list[tuple[_Sent, list[bytes]]] = []
     for n, case in enumerate(suite.cases):
         if case_ids and case.id not in case_ids:
             continue
@@ -175,9 +220,8 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
             continue
         data = [personalise(b, f"X{tag}{n:03d}") for _, b in case.input_bytes()]
         s = _Sent(case=case, expect=case.expect[profile], key=f"CONFORMANCE/{tag}/{case.id}".encode(),
-                  hashes=[hashlib.sha256(b).hexdigest() for b in data])
+                  hashes=[hashlib.sha256(b).hexdigest() for b in data], batches=batches(data))
         sent.append(s)
-        payloads.append((s, data))
 
     # A short fetch wait: some brokers (Tansu) answer a waiting fetch only when the wait runs out.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -202,10 +246,9 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
         while quiet < 2:
             quiet = 0 if any((await consumer.getmany(timeout_ms=200)).values()) else quiet + 1
         started = time.monotonic()
-        for s, data in payloads:
+        for s in sent:
             s.started = time.monotonic()
-            for b in data:
-                await producer.send_and_wait(topics.inbound, b, key=s.key)
+            await _produce_next(producer, topics.inbound, s)
         deadline = started + timeout_s
         settled_at: float | None = None
         while time.monotonic() < deadline:
@@ -216,6 +259,9 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
                         seen.add(kinds[tp.topic], json.loads(rec.value))
                     except (ValueError, TypeError, KeyError):
                         continue  # not an event of the schemas: not ours to judge
+            for s in sent:  # a duplicate goes out once everything before it is acknowledged
+                if s.waiting and _acknowledged(s.produced_hashes(), seen):
+                    await _produce_next(producer, topics.inbound, s)
             if all(_settled(s, seen) for s in sent):
                 settled_at = settled_at or time.monotonic()
                 if time.monotonic() - settled_at >= GRACE_S:

@@ -3,11 +3,12 @@
 Strategy: a suite is a directory `conformance/suite/<name>/`, one sub-directory per case holding
 the messages in sending order and a `case.toml` with the expected outcome under one or more
 profiles. Data, not code, so a national team can read, copy and extend a suite without Python,
-and a released suite (`baseline-1`) never changes under a system being certified; a new
-expectation means a new suite version. Expectations name what any receiving system can be held
-to: the verdict, the exact set of error rule ids, the CONTRL 0085 codes, travellers read and
-announced, dead letters, duplicates and watchlist hits. `compare_offline` holds an `Evaluation`
-(see evaluate.py) to them; the Kafka runner holds a live system's events to the same fields.
+and a released suite (`baseline-1`, `baseline-2`) never changes under a system being certified; a
+new expectation means a new suite version, and the newest one is the default. Expectations name
+what any receiving system can be held to: the verdict, the exact set of error rule ids, the
+CONTRL 0085 codes, travellers read and announced, dead letters, duplicates and watchlist hits.
+`check_case_offline` holds an `Evaluation` (see evaluate.py) to them; the Kafka runner holds a live
+system's events to the same fields.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from parsers.profile import load_profile
 from .evaluate import Evaluation, evaluate
 
 SUITE_DIR = Path(__file__).with_name("suite")
-DEFAULT_SUITE = "baseline-1"
+DEFAULT_SUITE = "baseline-2"
 
 
 class SuiteError(ValueError):
@@ -40,7 +41,7 @@ class Expectation:
     contrl: frozenset[int] = frozenset()  # exactly these CONTRL 0085 codes over all acknowledgements
     accepted: tuple[bool, ...] = ()  # per input: the CONTRL accepts it (duplicates excluded)
     dead_letters: tuple[int, ...] = ()  # indexes of inputs a service dead-letters
-    duplicates: tuple[int, ...] = ()  # indexes of inputs a service acknowledges as duplicates
+    duplicates: tuple[int, ...] = ()  # indexes of inputs a service acknowledges as duplicates (same bytes)
     travellers: int = 0  # travellers read from all inputs
     manifests: int = 0  # manifests a service announces
     announced_travellers: int = 0  # travellers in the announced manifests

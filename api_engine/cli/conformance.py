@@ -48,7 +48,7 @@ def add_parser(sub: Any) -> None:
                       "manifests and dead letters that come back. The system must screen against the bundled "
                       "test watchlist (conformance/data/test-watchlist.csv).")
     r.add_argument("--bootstrap", required=True, metavar="HOST:PORT", help="Kafka bootstrap servers")
-    r.add_argument("--suite", default=None, metavar="NAME|DIR", help="suite (default: baseline-1)")
+    r.add_argument("--suite", default=None, metavar="NAME|DIR", help="suite (default: the newest, baseline-2)")
     r.add_argument("--profile", default="baseline",
                    help="profile the system under test runs: selects each case's expectation (default: baseline)")
     r.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds to wait for answers")
