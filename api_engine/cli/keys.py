@@ -76,9 +76,9 @@ def run_rotate(args: argparse.Namespace) -> int:
 
 
 async def _open_dead_letter(settings: Settings, event: dict[str, Any], out: Path, reason: str) -> int:
+    from api_engine.files import write_private
     from api_engine.protection.audit import AuditTrail
     from api_engine.protection.crypto import DecryptionError, check_keyring, keyring_from_settings, open_dead_letter
-    from api_engine.protection.files import write_private
     from api_engine.store import Store
 
     ring = keyring_from_settings(settings)

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from api_engine.protection.files import FILE_MODE, private_dir
+from api_engine.files import FILE_MODE, private_dir
 from api_engine.store import Store
 from api_engine.store.schema import watchlist_uploads
 from api_engine.store.store import now

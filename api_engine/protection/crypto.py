@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api_engine.protection.files import private_dir
+from api_engine.files import private_dir
 
 if TYPE_CHECKING:
     from api_engine.settings import Settings

@@ -25,7 +25,7 @@ from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from api_engine.protection.files import create_private_file
+from api_engine.files import create_private_file
 
 from . import migrate
 from .schema import (
