@@ -3,6 +3,7 @@
 Bytes in, models and findings out. Everything national is a profile (data), not code.
 """
 
+from ._budget import TOO_MANY as TOO_MANY_FINDINGS
 from ._lexer import DEFAULT as DEFAULT_SEPARATORS
 from ._lexer import Separators
 from ._names import matching_key
@@ -27,6 +28,7 @@ from .writer import write_paxlst
 
 __all__ = [
     "DEFAULT_SEPARATORS",
+    "TOO_MANY_FINDINGS",
     "Assembly",
     "Finding",
     "FlightLeg",

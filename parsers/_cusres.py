@@ -10,13 +10,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ._budget import Budget
 from ._dates import to_datetime
 from ._envelope import RawMessage
-from ._paxlst import _f, _v
+from ._paxlst import _add, _v
 from .models import Finding, Response, Severity
 
 
-def read_cusres(msg: RawMessage, reference: date) -> tuple[Response, list[Finding]]:
+def read_cusres(msg: RawMessage, reference: date, budget: Budget | None = None) -> tuple[Response, list[Finding]]:
+    own = budget is None
+    if budget is None:
+        budget = Budget()
     ref = msg.header.message_ref
     findings: list[Finding] = []
     r: dict[str, Any] = {"header": msg.header, "flights": [], "travellers": [], "header_text": []}
@@ -62,8 +66,8 @@ def read_cusres(msg: RawMessage, reference: date) -> tuple[Response, list[Findin
             q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
             t = to_datetime(val or "", fmt, reference)
             if t is None:
-                findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time", pos, tag,
-                                   ref, 12, value=val, element=1))
+                _add(findings, budget, "DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time", pos, tag,
+                     ref, 12, value=val, element=1)
             elif q == "189":
                 flight["departure_local"] = t
             elif q == "232":
@@ -78,12 +82,14 @@ def read_cusres(msg: RawMessage, reference: date) -> tuple[Response, list[Findin
                 key = "departure_airport" if "departure_airport" not in flight else "arrival_airport"
                 flight[key] = place
             else:
-                findings.append(_f("STR-UNEXPECTED", Severity.WARNING,
-                                   f"LOC qualifier {q} in a CUSRES flight is not read", pos, tag, ref,
-                                   code=14, value=q))
+                _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING,
+                     f"LOC qualifier {q} in a CUSRES flight is not read", pos, tag, ref,
+                     code=14, value=q)
         elif tag in ("UNH", "UNT"):
             pass
         else:
-            findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in CUSRES", pos, tag,
-                               ref, code=15))
+            _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in CUSRES", pos, tag,
+                 ref, code=15)
+    if own:
+        findings.extend(budget.summaries())
     return Response.model_validate(r), findings

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ._budget import Budget
 from ._lexer import Segment
 from .models import Finding, InterchangeHeader, MessageHeader, Severity
 
@@ -44,6 +45,14 @@ def _env(rule: str, msg: str, pos: int | None, tag: str, code: int | None,
                    contrl_error=code, level=level, message_ref=ref, value=value, element=element)
 
 
+def _add(out: list[Finding], budget: Budget, key: str | None, rule: str, msg: str, pos: int | None, tag: str,
+         code: int | None, sev: Severity = Severity.ERROR, level: str = "interchange", ref: str | None = None,
+         value: str | None = None, element: int | None = None) -> None:
+    """`_env`, built only when `budget` (counting under `key`, the message ref or None) has room."""
+    if budget.keep(rule, sev, key):
+        out.append(_env(rule, msg, pos, tag, code, sev, level, ref, value, element))
+
+
 def _count(value: str | None) -> int | None:
     v = value.strip() if value is not None else ""
     if not (v.isascii() and v.isdigit()):  # "¹".isdigit() is True but int("¹") fails
@@ -51,7 +60,9 @@ def _count(value: str | None) -> int | None:
     return int(v)
 
 
-def parse_unb(seg: Segment, findings: list[Finding], pos: int) -> InterchangeHeader:
+def parse_unb(seg: Segment, findings: list[Finding], pos: int, budget: Budget | None = None) -> InterchangeHeader:
+    if budget is None:
+        budget = Budget()
     h = InterchangeHeader(
         syntax_id=_el(seg, 1, 0), syntax_version=_el(seg, 1, 1),
         sender=_el(seg, 2, 0), sender_qualifier=_el(seg, 2, 1),
@@ -68,14 +79,14 @@ def parse_unb(seg: Segment, findings: list[Finding], pos: int) -> InterchangeHea
         except ValueError:
             h.prepared = None
     if h.prepared is None:
-        findings.append(_env("ENV-UNB-DATE", "UNB date/time is not 6 or 8 digits plus HHMM", pos, "UNB", 12,
-                             element=4))
+        _add(findings, budget, None, "ENV-UNB-DATE", "UNB date/time is not 6 or 8 digits plus HHMM", pos, "UNB", 12,
+             element=4)
     for i, name in ((1, "syntax identifier"), (2, "sender"), (3, "recipient"), (5, "control reference")):
         if _el(seg, i) is None:
-            findings.append(_env("ENV-UNB-MISSING", f"UNB {name} is missing", pos, "UNB", 13, element=i))
+            _add(findings, budget, None, "ENV-UNB-MISSING", f"UNB {name} is missing", pos, "UNB", 13, element=i)
     if h.syntax_version and h.syntax_version not in ("1", "2", "3", "4"):
-        findings.append(_env("ENV-SYNTAX-VERSION", "syntax version not supported", pos, "UNB", 2,
-                             value=h.syntax_version))
+        _add(findings, budget, None, "ENV-SYNTAX-VERSION", "syntax version not supported", pos, "UNB", 2,
+             value=h.syntax_version)
     return h
 
 
@@ -97,8 +108,14 @@ def parse_unh(seg: Segment, h: InterchangeHeader) -> MessageHeader:
 _SERVICE = frozenset({"UNT", "UNH", "UNB", "UNZ", "UNG", "UNE"})
 
 
-def walk(segments: list[Segment]) -> Envelope:
-    """Cut segments into messages and check every envelope on the way."""
+def walk(segments: list[Segment], budget: Budget | None = None) -> Envelope:
+    """Cut segments into messages and check every envelope on the way.
+
+    Findings count against `budget` (the caller's, which then adds the summaries; else one of this
+    call's own, whose summaries go to the envelope's findings)."""
+    own = budget is None
+    if budget is None:
+        budget = Budget()
     findings: list[Finding] = []
     header = InterchangeHeader()
     messages: list[RawMessage] = []
@@ -115,8 +132,9 @@ def walk(segments: list[Segment]) -> Envelope:
     def close_message(missing_at: int) -> None:
         nonlocal cur
         if cur is not None:
-            cur.findings.append(_env("ENV-UNT-MISSING", "message has no UNT trailer", len(cur.segments),
-                                     "UNT", 13, level="message", ref=cur.header.message_ref))
+            ref = cur.header.message_ref
+            _add(cur.findings, budget, ref, "ENV-UNT-MISSING", "message has no UNT trailer", len(cur.segments),
+                 "UNT", 13, level="message", ref=ref)
             messages.append(cur)
             cur = None
 
@@ -131,7 +149,8 @@ def walk(segments: list[Segment]) -> Envelope:
                 cur.segments.extend(segments[prev:idx])
             else:
                 for k in range(prev, idx):
-                    findings.append(_env("ENV-OUTSIDE", "segment outside any message", k + 1, segments[k][0][0], 33))
+                    _add(findings, budget, None, "ENV-OUTSIDE", "segment outside any message", k + 1,
+                         segments[k][0][0], 33)
         if idx == n:
             break
         prev = idx + 1
@@ -141,9 +160,9 @@ def walk(segments: list[Segment]) -> Envelope:
         if tag == "UNH":
             close_message(pos)
             if not unb_seen and not messages:
-                findings.append(_env("ENV-UNB-MISSING-ENVELOPE",
-                                     "no UNB: a message fragment without its interchange envelope",
-                                     pos, "UNB", 13))
+                _add(findings, budget, None, "ENV-UNB-MISSING-ENVELOPE",
+                     "no UNB: a message fragment without its interchange envelope",
+                     pos, "UNB", 13)
             h = parse_unh(seg, header)
             cur = RawMessage(h, [seg], pos)
             if in_group:
@@ -151,11 +170,11 @@ def walk(segments: list[Segment]) -> Envelope:
             else:
                 bare_msgs += 1
             if not h.message_ref:
-                cur.findings.append(_env("ENV-UNH-REF", "UNH message reference is missing", 1, "UNH", 13,
-                                         level="message"))
+                _add(cur.findings, budget, h.message_ref, "ENV-UNH-REF", "UNH message reference is missing", 1,
+                     "UNH", 13, level="message")
         elif tag == "UNT":
             if cur is None:
-                findings.append(_env("ENV-UNT-STRAY", "UNT without UNH", pos, "UNT", 33))
+                _add(findings, budget, None, "ENV-UNT-STRAY", "UNT without UNH", pos, "UNT", 33)
                 continue
             cur.segments.append(seg)
             ref = cur.header.message_ref
@@ -163,32 +182,32 @@ def walk(segments: list[Segment]) -> Envelope:
             declared_raw = _el(seg, 1)
             declared = _count(declared_raw)
             if declared is None:
-                cur.findings.append(_env("ENV-UNT-COUNT", "UNT segment count is missing or not numeric",
-                                         counted, "UNT", 13, level="message", ref=ref, element=1))
+                _add(cur.findings, budget, ref, "ENV-UNT-COUNT", "UNT segment count is missing or not numeric",
+                     counted, "UNT", 13, level="message", ref=ref, element=1)
             elif declared != counted:
-                cur.findings.append(_env(
-                    "ENV-UNT-COUNT", f"UNT says {declared} segments, the message has {counted}",
-                    counted, "UNT", 29, level="message", ref=ref, value=declared_raw, element=1))
+                _add(cur.findings, budget, ref,
+                     "ENV-UNT-COUNT", f"UNT says {declared} segments, the message has {counted}",
+                     counted, "UNT", 29, level="message", ref=ref, value=declared_raw, element=1)
             if _el(seg, 2) != cur.header.message_ref:
-                cur.findings.append(_env("ENV-UNT-REF", "UNT reference does not match UNH", counted, "UNT", 28,
-                                         level="message", ref=ref, value=_el(seg, 2), element=2))
+                _add(cur.findings, budget, ref, "ENV-UNT-REF", "UNT reference does not match UNH", counted,
+                     "UNT", 28, level="message", ref=ref, value=_el(seg, 2), element=2)
             messages.append(cur)
             cur = None
         elif tag == "UNB":
             close_message(pos)
             if unb_seen:
-                findings.append(_env("ENV-UNB-REPEATED", "a second UNB: one interchange per input",
-                                     pos, "UNB", 33))
+                _add(findings, budget, None, "ENV-UNB-REPEATED", "a second UNB: one interchange per input",
+                     pos, "UNB", 33)
                 continue
             if idx > 0:  # e.g. UNG or UNH before UNB: the envelope is out of order, not just late
-                findings.append(_env("ENV-UNB-NOT-FIRST", "segments before UNB", pos, "UNB", 33))
+                _add(findings, budget, None, "ENV-UNB-NOT-FIRST", "segments before UNB", pos, "UNB", 33)
             unb_seen = in_unb = True
-            header = parse_unb(seg, findings, pos)
+            header = parse_unb(seg, findings, pos, budget)
         elif tag == "UNG":
             close_message(pos)
             if in_group:
-                findings.append(_env("ENV-UNE-MISSING", "group has no UNE trailer", pos, "UNE", 13,
-                                     level="group"))
+                _add(findings, budget, None, "ENV-UNE-MISSING", "group has no UNE trailer", pos, "UNE", 13,
+                     level="group")
             in_group = True
             groups += 1
             msgs_in_group = 0
@@ -196,48 +215,50 @@ def walk(segments: list[Segment]) -> Envelope:
         elif tag == "UNE":
             close_message(pos)
             if not in_group:
-                findings.append(_env("ENV-UNE-STRAY", "UNE without UNG", pos, "UNE", 33, level="group"))
+                _add(findings, budget, None, "ENV-UNE-STRAY", "UNE without UNG", pos, "UNE", 33, level="group")
                 continue
             declared = _count(_el(seg, 1))
             if declared != msgs_in_group:
-                findings.append(_env("ENV-UNE-COUNT",
-                                     f"UNE says {declared} messages, the group has {msgs_in_group}",
-                                     pos, "UNE", 29, level="group", value=_el(seg, 1), element=1))
+                _add(findings, budget, None, "ENV-UNE-COUNT",
+                     f"UNE says {declared} messages, the group has {msgs_in_group}",
+                     pos, "UNE", 29, level="group", value=_el(seg, 1), element=1)
             if _el(seg, 2) != group_ref:
-                findings.append(_env("ENV-UNE-REF", "UNE reference does not match UNG", pos, "UNE", 28,
-                                     level="group", value=_el(seg, 2), element=2))
+                _add(findings, budget, None, "ENV-UNE-REF", "UNE reference does not match UNG", pos, "UNE", 28,
+                     level="group", value=_el(seg, 2), element=2)
             in_group = False
         elif tag == "UNZ":
             close_message(pos)
             if in_group:
-                findings.append(_env("ENV-UNE-MISSING", "group has no UNE trailer", pos, "UNE", 13,
-                                     level="group"))
+                _add(findings, budget, None, "ENV-UNE-MISSING", "group has no UNE trailer", pos, "UNE", 13,
+                     level="group")
                 in_group = False
             if not in_unb:
-                findings.append(_env("ENV-UNZ-STRAY", "UNZ without UNB", pos, "UNZ", 33))
+                _add(findings, budget, None, "ENV-UNZ-STRAY", "UNZ without UNB", pos, "UNZ", 33)
                 continue
             declared = _count(_el(seg, 1))
             expected = groups if groups else bare_msgs
             if declared != expected:
                 what = "groups" if groups else "messages"
-                findings.append(_env("ENV-UNZ-COUNT", f"UNZ says {declared} {what}, the interchange has "
-                                     f"{expected}", pos, "UNZ", 29, value=_el(seg, 1), element=1))
+                _add(findings, budget, None, "ENV-UNZ-COUNT", f"UNZ says {declared} {what}, the interchange has "
+                     f"{expected}", pos, "UNZ", 29, value=_el(seg, 1), element=1)
             if _el(seg, 2) != header.control_ref:
-                findings.append(_env("ENV-UNZ-REF", "UNZ reference does not match UNB", pos, "UNZ", 28,
-                                     value=_el(seg, 2), element=2))
+                _add(findings, budget, None, "ENV-UNZ-REF", "UNZ reference does not match UNB", pos, "UNZ", 28,
+                     value=_el(seg, 2), element=2)
             in_unb = False
             unz_seen = True
             if idx + 1 < n:
-                findings.append(_env("ENV-JUNK-AFTER", f"{n - idx - 1} segment(s) after UNZ were ignored",
-                                     pos + 1, segments[idx + 1][0][0], 33, sev=Severity.WARNING))
+                _add(findings, budget, None, "ENV-JUNK-AFTER", f"{n - idx - 1} segment(s) after UNZ were ignored",
+                     pos + 1, segments[idx + 1][0][0], 33, sev=Severity.WARNING)
                 break
     close_message(n)
     if in_group:
-        findings.append(_env("ENV-UNE-MISSING", "group has no UNE trailer", n, "UNE", 13, level="group"))
+        _add(findings, budget, None, "ENV-UNE-MISSING", "group has no UNE trailer", n, "UNE", 13, level="group")
     if in_unb and not unz_seen:
-        findings.append(_env("ENV-UNZ-MISSING", "interchange has no UNZ trailer (truncated?)", n, "UNZ", 13))
+        _add(findings, budget, None, "ENV-UNZ-MISSING", "interchange has no UNZ trailer (truncated?)", n, "UNZ", 13)
     if unb_seen and groups and bare_msgs:
-        findings.append(_env("ENV-MIXED", "groups and bare messages mixed in one interchange", None, "UNH", 30))
+        _add(findings, budget, None, "ENV-MIXED", "groups and bare messages mixed in one interchange", None, "UNH", 30)
     if not messages and not any(f.rule.startswith("SYN") for f in findings):
-        findings.append(_env("ENV-EMPTY", "no message found", None, "UNH", 32))
+        _add(findings, budget, None, "ENV-EMPTY", "no message found", None, "UNH", 32)
+    if own:
+        findings.extend(budget.summaries())
     return Envelope(header, messages, findings)

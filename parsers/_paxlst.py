@@ -13,6 +13,7 @@ import math
 from datetime import date
 from typing import Any
 
+from ._budget import Budget
 from ._codelists import ROLES
 from ._dates import local_to_utc, to_date, to_datetime
 from ._envelope import RawMessage
@@ -57,13 +58,27 @@ def _f(rule: str, sev: Severity, msg: str, pos: int, tag: str, ref: str, code: i
                    contrl_error=code, message_ref=ref, value=value, element=element, level="message")
 
 
-def _order(tag: str, pos: int, ref: str) -> Finding:
-    return _f("STR-SG4-ORDER", Severity.WARNING, f"{tag} out of the MIG order inside the traveller group", pos, tag,
-              ref, code=15)
+def _add(out: list[Finding], budget: Budget, rule: str, sev: Severity, msg: str, pos: int, tag: str, ref: str,
+         code: int | None = None, value: str | None = None, element: int | None = None) -> None:
+    """`_f`, built only when `budget` has room left for message `ref`."""
+    if budget.keep(rule, sev, ref):
+        out.append(_f(rule, sev, msg, pos, tag, ref, code, value, element))
 
 
-def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Finding]]:
-    """Read one PAXLST body. `reference` resolves two-digit years before any flight date is known."""
+def _order(out: list[Finding], budget: Budget, tag: str, pos: int, ref: str) -> None:
+    if budget.keep("STR-SG4-ORDER", Severity.WARNING, ref):
+        out.append(_f("STR-SG4-ORDER", Severity.WARNING, f"{tag} out of the MIG order inside the traveller group",
+                      pos, tag, ref, code=15))
+
+
+def read_paxlst(msg: RawMessage, reference: date, budget: Budget | None = None) -> tuple[Manifest, list[Finding]]:
+    """Read one PAXLST body. `reference` resolves two-digit years before any flight date is known.
+
+    Findings count against `budget` (the caller's, which then adds the summaries; else one of this
+    call's own)."""
+    own = budget is None
+    if budget is None:
+        budget = Budget()
     ref = msg.header.message_ref
     findings: list[Finding] = []
     m: dict[str, Any] = {"header": msg.header, "legs": [], "travellers": [], "totals": {}}
@@ -110,8 +125,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 trav["address"] = {"street": _v(seg, 5), "city": _v(seg, 6), "sub_entity": _v(seg, 7),
                                    "postcode": _v(seg, 8), "country": _v(seg, 9)}
             if surname is None:
-                findings.append(_f("DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname",
-                                   pos, tag, ref, code=13, element=4))
+                _add(findings, budget, "DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname",
+                     pos, tag, ref, code=13, element=4)
             contacts_target = None
             travellers.append(trav)
             stop = None
@@ -123,7 +138,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             if tag == "LOC":
                 if doc is None:
                     if rank > _R_LOC:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_LOC
                     if n == 3:
                         q = seg[1][0]
@@ -152,12 +167,12 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     text = _v(seg, 2, 3) or _v(seg, 3, 3) or _v(seg, 3, 0)
                     trav["birth_place"] = text
                 else:
-                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"LOC qualifier {q} not expected "
-                                       "here", pos, tag, ref, code=14, value=q))
+                    _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"LOC qualifier {q} not expected "
+                         "here", pos, tag, ref, code=14, value=q)
             elif tag == "RFF":
                 if doc is None:
                     if rank > _R_RFF:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_RFF
                 el = seg[1] if n > 1 else _NO_ELEMENT
                 if len(el) > 1:
@@ -171,7 +186,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             elif tag == "DTM":
                 if doc is None:
                     if rank > _R_DTM:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_DTM
                 if n == 2 and len(seg[1]) == 2 and seg[1][1]:
                     q, val = seg[1]
@@ -188,7 +203,7 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     # otherwise the general path below reads it again and reports what is wrong
                 q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
                 if val is None:
-                    findings.append(_f("DAT-DATE", Severity.ERROR, "DTM without a date", pos, tag, ref, 13))
+                    _add(findings, budget, "DAT-DATE", Severity.ERROR, "DTM without a date", pos, tag, ref, 13)
                     continue
                 if doc is not None and q in ("36", "182"):
                     past = q == "182"
@@ -201,12 +216,12 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     trav["date_of_birth"] = d
                     trav["date_of_birth_raw"] = val
                 else:
-                    findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"DTM qualifier {q} not expected "
-                                       "here", pos, tag, ref, code=14, value=q))
+                    _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"DTM qualifier {q} not expected "
+                         "here", pos, tag, ref, code=14, value=q)
                     continue
                 if d is None:
-                    findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date",
-                                       pos, tag, ref, code=12, value=val, element=1))
+                    _add(findings, budget, "DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date",
+                         pos, tag, ref, code=12, value=val, element=1)
             elif tag == "DOC":  # last in the order: never out of it, and no order check after it
                 if n == 3 and len(seg[1]) == 3:
                     el = seg[1]
@@ -219,25 +234,25 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                            "segment_position": pos}
                 trav["documents"].append(doc)
                 if dtype is None:
-                    findings.append(_f("DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
-                                       pos, tag, ref, code=13, element=1))
+                    _add(findings, budget, "DAT-DOC-TYPE-MISSING", Severity.ERROR, "DOC without a document type",
+                         pos, tag, ref, code=13, element=1)
                 rank = _R_DOC
             elif tag == "ATT":
                 if doc is None:
                     if rank > _R_ATT:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_ATT
                 trav["gender"] = seg[3][0] or None if n > 3 else None
             elif tag == "NAT":
                 if doc is None:
                     if rank > _R_NAT:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_NAT
                 trav["nationality"] = seg[2][0] or None if n > 2 else None
             elif tag == "MEA":
                 if doc is None:
                     if rank > _R_MEA:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_MEA
                 q = seg[1][0] or None if n > 1 else None
                 el = seg[3] if n > 3 else []
@@ -248,8 +263,8 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                     if not math.isfinite(num):  # "inf"/"nan" parse as floats; int(inf) would raise
                         raise ValueError(raw)
                 except ValueError:
-                    findings.append(_f("DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
-                                       pos, tag, ref, 37, value=raw, element=3))
+                    _add(findings, budget, "DAT-NUMBER", Severity.ERROR, f"MEA {q} value is not a number",
+                         pos, tag, ref, 37, value=raw, element=3)
                     continue
                 if q == "CT":
                     trav["bag_count"] = int(num)
@@ -259,14 +274,14 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             elif tag == "GEI":
                 if doc is None:
                     if rank > _R_GEI:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_GEI
                 code = seg[2][0] if n > 2 else None
                 trav["verified"] = True if code == "173" or code == "ZZZ" else False if code == "174" else None
             elif tag == "FTX":
                 if doc is None:
                     if rank > _R_FTX:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_FTX
                 if n > 4 and seg[1][0] == "BAG" and seg[4][0]:
                     el = seg[4]
@@ -276,26 +291,26 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
             elif tag == "EMP":
                 if doc is None:
                     if rank > _R_EMP:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_EMP
                 trav["crew_function"] = _v(seg, 2)
             elif tag == "COM":
                 if doc is None:
                     if rank > _R_COM:
-                        findings.append(_order(tag, pos, ref))
+                        _order(findings, budget, tag, pos, ref)
                     rank = _R_COM
                 trav.setdefault("contacts", []).extend(
                     {"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
                     for el in seg[1:] if el and el[0])
             elif tag == "CNT":
-                _read_cnt(seg, m, findings, pos, ref)
+                _read_cnt(seg, m, findings, budget, pos, ref)
                 trav = None
                 doc = None
             elif tag == "UNT":
                 pass
             else:
-                findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in a traveller group",
-                                   pos, tag, ref, code=15))
+                _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in a traveller group",
+                     pos, tag, ref, code=15)
         elif tag == "TDT":
             leg = {"transport_stage": _v(seg, 1) or "", "flight_id": _v(seg, 2), "carrier": _v(seg, 5),
                    "stops": [], "segment_position": pos}
@@ -313,13 +328,13 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
         elif tag == "DTM" and leg is not None:
             q, val, fmt = _v(seg, 1), _v(seg, 1, 1), _v(seg, 1, 2)
             if stop is None:
-                findings.append(_f("STR-UNEXPECTED", Severity.WARNING, "DTM in a flight leg before any LOC",
-                                   pos, tag, ref, 15))
+                _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, "DTM in a flight leg before any LOC",
+                     pos, tag, ref, 15)
                 continue
             t = to_datetime(val or "", fmt, reference)
             if t is None:
-                findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time",
-                                   pos, tag, ref, 12, value=val, element=1))
+                _add(findings, budget, "DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time",
+                     pos, tag, ref, 12, value=val, element=1)
                 continue
             stop["time_qualifier"] = q
             stop["local_time"] = t
@@ -338,30 +353,32 @@ def read_paxlst(msg: RawMessage, reference: date) -> tuple[Manifest, list[Findin
                 contacts_target.extend({"number": el[0], "channel": el[1] if len(el) > 1 and el[1] else None}
                                        for el in seg[1:] if el and el[0])
         elif tag == "CNT":
-            _read_cnt(seg, m, findings, pos, ref)
+            _read_cnt(seg, m, findings, budget, pos, ref)
         elif tag in ("UNH", "UNT", "DTM", "LOC"):
             pass
         else:
-            findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in the message header",
-                               pos, tag, ref, code=15))
+            _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in the message header",
+                 pos, tag, ref, code=15)
     for lg in legs:
         _derive_leg(lg)
+    if own:
+        findings.extend(budget.summaries())
     return _manifest(m), findings
 
 
-def _read_cnt(seg: Segment, m: dict[str, Any], findings: list[Finding], pos: int, ref: str) -> None:
+def _read_cnt(seg: Segment, m: dict[str, Any], findings: list[Finding], budget: Budget, pos: int, ref: str) -> None:
     q, val = _v(seg, 1), _v(seg, 1, 1)
     if val is None or not (val.isascii() and val.isdigit()):
-        findings.append(_f("DAT-CNT", Severity.ERROR, f"CNT {q} has no numeric count (qualifier:count)",
-                           pos, "CNT", ref, 13, element=1, value=":".join(seg[1]) if len(seg) > 1 else None))
+        _add(findings, budget, "DAT-CNT", Severity.ERROR, f"CNT {q} has no numeric count (qualifier:count)",
+             pos, "CNT", ref, 13, element=1, value=":".join(seg[1]) if len(seg) > 1 else None)
         return
     if q == "42":
         m["totals"]["passengers"] = int(val)
     elif q == "41":
         m["totals"]["crew"] = int(val)
     else:
-        findings.append(_f("COD-CNT", Severity.ERROR, f"CNT qualifier {q} is not 41 (crew) or 42 (passengers)",
-                           pos, "CNT", ref, 12, value=q, element=1))
+        _add(findings, budget, "COD-CNT", Severity.ERROR, f"CNT qualifier {q} is not 41 (crew) or 42 (passengers)",
+             pos, "CNT", ref, 12, value=q, element=1)
 
 
 def _derive_leg(leg: dict[str, Any]) -> None:

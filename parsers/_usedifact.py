@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from ._budget import Budget
 from ._dates import to_date, to_datetime
 from ._envelope import RawMessage
 from ._names import normalise
-from ._paxlst import _f, _v
+from ._paxlst import _add, _v
 from .models import Finding, Manifest, Severity
 
 _ROLES = {"PAX": ("passenger", "FL"), "CRW": ("crew", "FM"), "ITI": ("transit_passenger", "DDU")}
@@ -37,10 +38,14 @@ def _utc(local: datetime | None, offset: str | None) -> datetime | None:
     return (local - timedelta(hours=hours)).replace(tzinfo=UTC)
 
 
-def read_usedifact(msg: RawMessage, reference: date) -> tuple[Manifest, list[Finding]]:
+def read_usedifact(msg: RawMessage, reference: date, budget: Budget | None = None) -> tuple[Manifest, list[Finding]]:
+    own = budget is None
+    if budget is None:
+        budget = Budget()
     ref = msg.header.message_ref
-    findings: list[Finding] = [_f("FMT-LEGACY-US", Severity.INFO, "legacy US EDIFACT PAXLST (001:000) read; "
-                                  "places are UN/LOCODEs", 1, "UNH", ref)]
+    findings: list[Finding] = []
+    _add(findings, budget, "FMT-LEGACY-US", Severity.INFO, "legacy US EDIFACT PAXLST (001:000) read; "
+         "places are UN/LOCODEs", 1, "UNH", ref)
     m: dict[str, Any] = {"header": msg.header, "legs": [], "travellers": [], "document_code": "745"}
     if msg.header.sequence is not None:
         m["parts"] = [msg.header.sequence]
@@ -73,8 +78,8 @@ def read_usedifact(msg: RawMessage, reference: date) -> tuple[Manifest, list[Fin
             q, d, t, off = _v(seg, 1), _v(seg, 2), _v(seg, 3), _v(seg, 4)
             local = to_datetime((d or "") + (t or "0000"), "201", reference)
             if local is None:
-                findings.append(_f("DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time", pos, tag,
-                                   ref, 12, value=d, element=2))
+                _add(findings, budget, "DAT-DATE", Severity.ERROR, f"DTM {q} is not a valid date/time", pos, tag,
+                     ref, 12, value=d, element=2)
                 continue
             stop["time_qualifier"] = "189" if q == "136" else "232"
             stop["local_time"] = local
@@ -86,17 +91,19 @@ def read_usedifact(msg: RawMessage, reference: date) -> tuple[Manifest, list[Fin
             if q == "136":
                 travel_day = local.date()
         elif tag == "PDT":
-            m["travellers"].append(_person(seg, pos, ref, travel_day, findings))
+            m["travellers"].append(_person(seg, pos, ref, travel_day, findings, budget))
         elif tag in ("UNH", "UNT", "UNS"):
             continue
         else:
-            findings.append(_f("STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in a legacy US PAXLST",
-                               pos, tag, ref, 15))
+            _add(findings, budget, "STR-UNEXPECTED", Severity.WARNING, f"{tag} not expected in a legacy US PAXLST",
+                 pos, tag, ref, 15)
+    if own:
+        findings.extend(budget.summaries())
     return Manifest.model_validate(m), findings
 
 
 def _person(seg: list[list[str]], pos: int, ref: str, travel_day: date,
-            findings: list[Finding]) -> dict[str, Any]:
+            findings: list[Finding], budget: Budget) -> dict[str, Any]:
     doc_raw = _v(seg, 1) or ""
     doc_type, _, number = doc_raw.partition("/")
     surname, given, middle = _v(seg, 2, 0), _v(seg, 2, 1), _v(seg, 2, 2)
@@ -113,8 +120,8 @@ def _person(seg: list[list[str]], pos: int, ref: str, travel_day: date,
         dob = to_date(dob_raw, "101", travel_day, past=True)
         person["date_of_birth"], person["date_of_birth_raw"] = dob, dob_raw
         if dob is None:
-            findings.append(_f("DAT-DATE", Severity.ERROR, "date of birth is not a valid date", pos, "PDT", ref,
-                               12, value=dob_raw, element=2))
+            _add(findings, budget, "DAT-DATE", Severity.ERROR, "date of birth is not a valid date", pos, "PDT", ref,
+                 12, value=dob_raw, element=2)
     expiry_raw, country = _v(seg, 1, 1), _v(seg, 1, 2)
     doc: dict[str, Any] = {"doc_type": doc_type or None, "number": number or None, "segment_position": pos,
                            "issuing_state": country}
@@ -122,9 +129,9 @@ def _person(seg: list[list[str]], pos: int, ref: str, travel_day: date,
         doc["expiry"] = to_date(expiry_raw, "101", travel_day, past=False)
         doc["expiry_raw"] = expiry_raw
         if doc["expiry"] is None:
-            findings.append(_f("DAT-DATE", Severity.ERROR, "document expiry is not a valid date", pos, "PDT",
-                               ref, 12, value=expiry_raw, element=1))
+            _add(findings, budget, "DAT-DATE", Severity.ERROR, "document expiry is not a valid date", pos, "PDT",
+                 ref, 12, value=expiry_raw, element=1)
     person["documents"] = [doc] if number or doc_type else []
     if surname is None:
-        findings.append(_f("DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname", pos, "PDT", ref, 13))
+        _add(findings, budget, "DAT-NAME-MISSING", Severity.ERROR, "traveller without a surname", pos, "PDT", ref, 13)
     return person

@@ -125,6 +125,10 @@ _CATALOGUE: tuple[RuleInfo, ...] = (
        "Segment tags are three upper-case letters."),
     _r("SYN-TAG-SPACE", "L1", _W, 12, "Segment tag with spaces", f"{_ISO} segment tag 0013",
        "Remove spaces around segment tags."),
+    _r("SYN-TOO-MANY-FINDINGS", "L1", _E, None, "More findings than are listed per message",
+       f"{_ISO} CONTRL SG2 UCS (C999)",
+       "Fix the findings listed and send again: past 999 per message (10,000 per interchange) findings are "
+       "counted, not listed. Its severity is the worst of those counted, as the profile grades them."),
     _r("DAT-DATE", "L1", _E, 12, "Date unreadable", f"{_MIG} DTM 2380/2379",
        "Send dates as YYMMDD (or CCYYMMDD with format 102), times as YYMMDDHHMM with format 201."),
     _r("DAT-NUMBER", "L1", _E, 37, "Number unreadable", f"{_MIG} SG4 MEA",

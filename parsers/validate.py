@@ -9,9 +9,10 @@ only when something is wrong. Messages name positions and fields, never names, n
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, timedelta
 
+from ._budget import TOO_MANY, Budget, regrade
 from ._codelists import _airports, countries_alpha3
 from .models import Finding, FlightLeg, Interchange, Manifest, Severity, Traveller
 from .profile import Profile
@@ -30,12 +31,14 @@ _READER_ALSO = frozenset({"DAT-NAME-MISSING", "DAT-DOC-TYPE-MISSING"})
 class _Emit:
     """Builds findings for one message with the profile's severities; a rule that is off costs nothing."""
 
-    __slots__ = ("out", "ref", "sev")
+    __slots__ = ("budget", "out", "ref", "sev")
 
-    def __init__(self, sev: dict[str, Severity | None], ref: str, out: list[Finding]) -> None:
+    def __init__(self, sev: dict[str, Severity | None], ref: str, out: list[Finding],
+                 budget: Budget | None = None) -> None:
         self.sev = sev
         self.ref = ref
         self.out = out
+        self.budget = budget if budget is not None else Budget()
 
     def trav(self, rule: str, text: str, pos: int | None, value: str | None = None,
              element: int | None = None) -> None:
@@ -46,7 +49,7 @@ class _Emit:
     def __call__(self, rule: str, message: str, pos: int | None, tag: str, value: str | None = None,
                  element: int | None = None) -> None:
         s = self.sev[rule]
-        if s is None:
+        if s is None or not self.budget.keep(rule, s, self.ref):
             return
         self.out.append(Finding(rule=rule, severity=s, message=message, segment_position=pos, segment_tag=tag,
                                 element=element, contrl_error=RULES[rule].contrl, level="message",
@@ -75,21 +78,30 @@ def _years_before(d: date, years: int) -> date:
         return d.replace(year=d.year - years, day=28)
 
 
-def validate_manifest(manifest: Manifest, profile: Profile, *, today: date | None = None) -> list[Finding]:
+def validate_manifest(manifest: Manifest, profile: Profile, *, today: date | None = None,
+                      budget: Budget | None = None) -> list[Finding]:
     """Every L2–L4 finding for one manifest under `profile`.
 
     `today` is the validation date: it stands in for the travel date when the message has no
     flight date, and anchors the optional flight-date window. Reader findings are not repeated
     here except where the same rule also applies to models built without the reader (missing
     surname, DOC without type); `apply_profile` merges the two without duplicates.
+
+    Findings count against `budget` (the caller's, which then adds the summaries; else one of this
+    call's own, whose summary ends the list): see `parsers._budget`.
     """
+    own = budget is None
+    if budget is None:
+        budget = Budget()
     out: list[Finding] = []
     emit = _Emit(profile.severities(profile.claims_mig(manifest.header.association)),
-                 manifest.header.message_ref, out)
+                 manifest.header.message_ref, out, budget)
     day = today or date.today()
     _check_header(manifest, profile, emit)
     route = _check_legs(manifest, profile, emit, day)
     _check_travellers(manifest, profile, emit, route, _departure_date(manifest.legs) or day)
+    if own:
+        out.extend(budget.summaries())
     return out
 
 
@@ -354,12 +366,19 @@ def grade_findings(findings: Iterable[Finding], profile: Profile, *,
 
     The profile's [required]/[severity] entries win over the emitter's severity; an accepted unknown
     syntax id becomes info; in messages listed in `non_mig_refs` (no MIG association code) MIG-only
-    rules are capped at warning. Findings that need no change are passed on as they are.
+    rules are capped at warning. Findings that need no change are passed on as they are. A summary of
+    findings left out (`SYN-TOO-MANY-FINDINGS`) is graded from the rules it counts: its severity becomes
+    the worst of theirs, and it goes when the profile turns all of them off.
     """
     overrides = profile.overrides
     accepted = profile.accept_syntax_ids
     out: list[Finding] = []
     for f in findings:
+        if f.rule == TOO_MANY:
+            graded = _grade_summary(f, overrides, f.message_ref in non_mig_refs)
+            if graded is not None:
+                out.append(graded)
+            continue
         sev: Severity | None = f.severity
         message = f.message
         if f.rule == "SYN-CHARSET-UNKNOWN" and f.value in accepted:
@@ -377,6 +396,17 @@ def grade_findings(findings: Iterable[Finding], profile: Profile, *,
     return out
 
 
+def _grade_summary(f: Finding, overrides: Mapping[str, Severity | None], non_mig: bool) -> Finding | None:
+    """A summary graded rule by rule as `grade_findings` grades single findings."""
+    def grade(rule: str, sev: Severity) -> Severity | None:
+        g = overrides.get(rule, sev)
+        if g is Severity.ERROR and non_mig and rule in RULES and RULES[rule].mig:
+            g = Severity.WARNING
+        return g
+
+    return regrade(f, grade)
+
+
 def apply_profile(interchange: Interchange, profile: Profile, *, today: date | None = None) -> Interchange:
     """Validate every manifest and grade every finding (the reader's too) by the profile.
 
@@ -386,6 +416,7 @@ def apply_profile(interchange: Interchange, profile: Profile, *, today: date | N
     non_mig: set[str | None] = set()
     reference_only: set[tuple[str, int | None]] = set()
     validation: list[Finding] = []
+    budget = Budget()
     for m in interchange.manifests:
         ref = m.header.message_ref
         if not profile.claims_mig(m.header.association):
@@ -393,7 +424,8 @@ def apply_profile(interchange: Interchange, profile: Profile, *, today: date | N
         status = m.document_code == _STATUS_UPDATE
         reference_only.update((ref, t.segment_position) for t in m.travellers
                               if status or t.party_function in _REFERENCE_ONLY)
-        validation.extend(validate_manifest(m, profile, today=today))
+        validation.extend(validate_manifest(m, profile, today=today, budget=budget))
+    validation.extend(budget.summaries())
     # Travellers listed by reference only have no name by design: the reader's finding does not apply.
     kept = (f for f in interchange.findings
             if not (f.rule == "DAT-NAME-MISSING" and (f.message_ref, f.segment_position) in reference_only))
