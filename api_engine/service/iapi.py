@@ -3,14 +3,19 @@
 Strategy: the status follows from what the processor already knows about each traveller of a
 screened manifest: a hit awaiting an officer's review gives 2Z (never 0Z: PNR Directive art. 6(5),
 a hit is reviewed by a person before it has effect), an error in the traveller's own segments gives
-4Z (resend), anything else 0Z. The codes and texts are a profile matter (China NIA values, as
-implemented by the astra departure-control system).
+4Z (resend), anything else 0Z. Errors are placed by segment position with a binary search, so a
+request costs travellers × log(errors). A message whose findings overflowed the reader's bound
+(`SYN-TOO-MANY-FINDINGS`, no position) may hide an error of any traveller: none of them gets 0Z.
+The codes and texts are a profile matter (China NIA values, as implemented by the astra
+departure-control system).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from api_engine.service.prepare import Screened
-from parsers import Finding, Severity
+from parsers import TOO_MANY_FINDINGS, Finding, Severity
 
 __all__ = ["IAPI_ADVISORY", "IAPI_INSUFFICIENT", "IAPI_OK", "iapi_statuses"]
 
@@ -22,16 +27,19 @@ IAPI_INSUFFICIENT = ("4Z", "INSUFFICIENT DATA - RESEND")
 def iapi_statuses(s: Screened, findings: list[Finding]) -> dict[int | str, tuple[str, str]]:
     """0Z unless a hit awaits review (2Z) or the traveller's data has an error (4Z)."""
     ref = s.manifest.header.message_ref
-    bad_positions = {f.segment_position for f in findings
-                     if f.severity is Severity.ERROR and f.message_ref == ref}
+    errors = [f for f in findings if f.severity is Severity.ERROR and f.message_ref == ref]
+    unplaced = any(f.rule == TOO_MANY_FINDINGS for f in errors)  # some errors were counted, not listed
+    positions = sorted(p for f in errors if (p := f.segment_position) is not None)
     hit_idx = {h.traveller_id for h in s.hits}
     statuses: dict[int | str, tuple[str, str]] = {}
     travellers = s.manifest.travellers
     for i, t in enumerate(travellers):
         nxt = travellers[i + 1].segment_position if i + 1 < len(travellers) else None
         start = t.segment_position
-        own_errors = start is not None and any(
-            p is not None and p >= start and (nxt is None or p < nxt) for p in bad_positions)
+        own_errors = unplaced
+        if start is not None and not own_errors:
+            j = bisect_left(positions, start)
+            own_errors = j < len(positions) and (nxt is None or positions[j] < nxt)
         if str(i) in hit_idx:
             statuses[i] = IAPI_ADVISORY
         elif own_errors:
