@@ -5,7 +5,7 @@ Strategy: the expectations were recorded by conformance/build_suite.py from decl
 they are re-evaluated with the current parsers, so a change of behaviour shows up as a named case
 and field, not as a silent drift of the certification suite. The released `baseline-1` is pinned by
 a digest of its files; `baseline-2`, the suite built now, differs from it only where the duplicate
-rule changed (case 097) and in the case it added (098).
+rule changed (case 097) and in the cases it added (098: a true duplicate; 099: the findings bound).
 """
 
 from __future__ import annotations
@@ -102,10 +102,11 @@ def test_a_released_suite_never_changes() -> None:
     assert _digest(SUITE_DIR / "baseline-1") == BASELINE_1_DIGEST
 
 
-def test_baseline_2_differs_from_baseline_1_only_by_the_duplicate_rule() -> None:
+def test_baseline_2_differs_from_baseline_1_only_by_the_duplicate_rule_and_the_findings_bound() -> None:
     old, new = load_suite("baseline-1"), SUITE
     kept = [c.id for c in old.cases if c.id != "097-duplicate-interchange"]
-    assert [c.id for c in new.cases] == [*kept, "097-reused-interchange-reference", "098-duplicate-interchange"]
+    assert [c.id for c in new.cases] == [*kept, "097-reused-interchange-reference", "098-duplicate-interchange",
+                                         "099-findings-bound"]
     for cid in kept:
         assert _digest(old.case(cid).directory) == _digest(new.case(cid).directory), cid
     # The same two inputs (one sender and reference, one minute apart), under a new expectation: baseline-1
