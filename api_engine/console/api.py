@@ -62,7 +62,8 @@ async def openapi(request: Request, who: Anyone) -> JSONResponse:
 
 @router.get("/alerts", response_model=AlertQueue, tags=["alerts"])
 async def alerts(st: State, who: Officer, sort: Sort = "severity", flight: str | None = None) -> AlertQueue:
-    """Open and escalated hits, most severe first (or by arrival / received time), optionally one flight."""
+    """Open, escalated and dismiss-pending hits, most severe first (or by arrival / received time), optionally
+    one flight."""
     return await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
 
 

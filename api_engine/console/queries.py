@@ -3,7 +3,7 @@
 Strategy: plain SQLAlchemy Core selects over the processor's tables (no copies), shaped into the
 models of `models.py`. Flight times come from the stored manifest header (each leg has local and
 UTC times); every instant is shown at its airport and in UTC, the zone taken from airportsdata.
-The queue holds every open and escalated hit, whatever version of its list is current: a newer
+The queue holds every open, escalated and dismiss-pending hit, whatever version of its list is current: a newer
 version never closes a hit, it carries it (status "carried") to the same traveller's hit in itself,
 or the hit stays open where it was; only a decision ends one. Lists of one flight from two senders
 are both current, each showing a "two senders" finding. Severity is a plain reading of score and
@@ -135,7 +135,8 @@ def _sort(rows: list[AlertRow], sort: SortKey) -> list[AlertRow]:
 
 async def alert_queue(store: Store, keyring: Keyring, *, sort: SortKey = "severity", flight: str | None = None,
                       limit: int = 500) -> AlertQueue:
-    """Open and escalated hits, of any version of their list; `flight` matches the flight id or key (prefix)."""
+    """Open, escalated and dismiss-pending hits, of any version of their list; `flight` matches the flight id or
+    key (prefix)."""
     query = _alert_select().where(hits.c.status.in_(QUEUE_STATUSES))  # a newer version never hides a hit
     if flight:
         query = query.where(manifests.c.flight_key.startswith(flight.strip().upper(), autoescape=True))

@@ -265,7 +265,7 @@ hit_decisions = Table(
     "hit_decisions", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("hit_id", Id, ForeignKey("hits.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("decision", String(16), nullable=False),  # confirm | dismiss | escalate
+    Column("decision", String(16), nullable=False),  # confirm | dismiss | escalate | approve | reject
     Column("comment", Text, nullable=False),
     Column("decided_by", String(100), nullable=False),
     Column("role", String(16), nullable=False),
