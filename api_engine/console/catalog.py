@@ -182,6 +182,8 @@ class Catalog:
             raise UploadRefused(404, "no such upload")
         if not row.awaiting_confirmation or not row.path:
             raise UploadRefused(409, "this upload does not wait for a confirmation")
+        if row.uploaded_by == confirmed_by:  # one person alone must not swap out a list the service screens
+            raise UploadRefused(403, "a supervisor other than the one who uploaded it confirms a replacement")
         try:
             result = await asyncio.to_thread(load_national, Path(row.path), jsonl=False)
         except (OSError, ValueError, csv.Error) as exc:

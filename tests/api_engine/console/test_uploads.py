@@ -54,6 +54,16 @@ def _national(client: TestClient) -> dict[str, Any]:
     return next(w for w in client.get("/api/watchlists").json()["lists"] if w["name"] == "NATIONAL")
 
 
+def test_a_supervisor_cannot_confirm_the_replacement_he_uploaded(client: TestClient) -> None:
+    """One person alone must not swap out a list the service screens: upload and confirmation take two."""
+    h = _as(client, "supervisor")
+    r = client.post("/api/watchlists", files={"file": ("mine.csv", ONLY_THE_DECOY.encode(), "text/csv")}, headers=h)
+    assert r.status_code == 200 and r.json()["awaiting_confirmation"], r.text
+    refused = client.post(f"/api/watchlists/uploads/{r.json()['upload_id']}/confirm", headers=h)
+    assert refused.status_code == 403 and "other than the one who uploaded" in refused.json()["detail"]
+    assert _national(client) == {**_national(client), "origin": "settings", "entries": 3}
+
+
 def test_an_upload_naming_a_configured_list_does_not_replace_it(client: TestClient, console_env: ConsoleEnv) -> None:
     h = _as(client, "admin")
     r = client.post("/api/watchlists", files={"file": ("mine.csv", ONLY_THE_DECOY.encode(), "text/csv")}, headers=h)
