@@ -148,8 +148,9 @@ def test_every_json_route_checks_the_role(app_client: TestClient, console_env: C
         await add_user(store, "nobody", "officer", PASSWORD)
 
     console_env.run(spare_account)
-    # upload 1: the supervisor's upload of the configured NATIONAL list (waits for confirmation; routes run in order)
-    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody", "upload_id": "1"}
+    # uploads 1 and 2: the supervisor's and the admin's of the configured NATIONAL list (each waits for a
+    # confirmation; routes run in order); the supervisor confirms the admin's (his own would take a second person)
+    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody", "upload_id": "2"}
     routes = [r for r in _all_routes(list(app_client.app.routes)) if r.path.startswith("/api/")]
     assert len(routes) >= 14
     for route in routes:
