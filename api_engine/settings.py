@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
     profile: str = "baseline"
 
-    # Sender binding (api_engine.service.processor.SenderBinding, docs/carrier-identity.md): a TOML file
+    # Sender binding (api_engine.service.senders.SenderBinding, docs/carrier-identity.md): a TOML file
     # naming, per authenticated carrier identity, the UNB sender ids it may use, and optionally the
     # per-carrier inbound topics. When set, a record whose identity is missing or not bound to its UNB
     # sender is refused (negative CONTRL 23 and a dead letter). The identity comes from the header named

@@ -140,8 +140,12 @@ def write_contrl(
     sender: str | None = None,
     control_ref: str | None = None,
     prepared: datetime | None = None,
+    note: Finding | None = None,
 ) -> bytes:
     """A CONTRL interchange answering `interchange` (as read, with its findings).
+
+    `note`: an interchange-level observation that does not reject (a reused interchange reference:
+    processed and flagged); its code and segment tag go on an accepting UCI, whose action stays 7.
 
     Action 0083: 8 when `receipt_only` (no UCM then: receipt says nothing about validity);
     otherwise 4 on the UCI when any interchange-level error exists, else 7; per message 4 when
@@ -175,6 +179,8 @@ def write_contrl(
         uci += [ACTION_REJECTED, str(_code(first)), first.segment_tag, _s011(first)]
     else:
         uci.append(ACTION_ACKNOWLEDGED)
+        if note is not None:
+            uci += [str(_code(note)), note.segment_tag, _s011(note)]
     body.append(w.segment("UCI", *uci))
 
     if not receipt_only:

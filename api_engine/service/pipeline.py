@@ -57,6 +57,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from api_engine.service.kafka import consumer_kwargs, producer_kwargs
 from api_engine.service.screening import screening_active
+from api_engine.service.senders import SenderBinding
 from api_engine.settings import Settings
 
 if TYPE_CHECKING:
@@ -428,6 +429,14 @@ class Pipeline:
             await asyncio.wait_for(self._stop.wait(), backoff_s(self.settings, attempt))
         return not self._stop.is_set()
 
+    async def _wait_out(self, health: Health, reason: str | None, exc: Exception, attempt: int) -> bool:
+        """After a failure: re-raise it unless it is an outage of `health` (`reason` from store_fault or
+        broker_fault); else mark the dependency down and wait one back-off step (False: stop requested)."""
+        if reason is None:
+            raise exc
+        health.mark_down(reason)
+        return await self._pause(attempt)
+
     async def open(self, processor_factory: Callable[[Settings], Awaitable[ProcessorLike]]) -> bool:
         """Open the processor, waiting out a store that is not reachable yet; False if stopped first."""
         attempt = 0
@@ -435,11 +444,7 @@ class Pipeline:
             try:
                 self.processor = await processor_factory(self.settings)
             except Exception as exc:
-                reason = store_fault(exc)
-                if reason is None:
-                    raise
-                self.store.mark_down(reason)
-                if not await self._pause(attempt):
+                if not await self._wait_out(self.store, store_fault(exc), exc, attempt):
                     return False
                 attempt += 1
         self.store.mark_up()
@@ -463,11 +468,7 @@ class Pipeline:
                     await consumer.stop()
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                reason = broker_fault(exc)
-                if reason is None:
-                    raise
-                self.broker.mark_down(reason)
-                if not await self._pause(attempt):
+                if not await self._wait_out(self.broker, broker_fault(exc), exc, attempt):
                     return False
                 attempt += 1
                 continue
@@ -482,9 +483,7 @@ class Pipeline:
             return
         assert self.consumer is not None and self.producer is not None
         try:
-            from api_engine.service.processor import SenderBinding  # per-carrier topics: their ACLs name the sender
-
-            binding = SenderBinding.from_settings(self.settings)
+            binding = SenderBinding.from_settings(self.settings)  # per-carrier topics: their ACLs name the sender
             self.consumer.subscribe([self.settings.topics.inbound, *(binding.topics if binding else ())],
                                     listener=_Rebalance(self))
             committer = asyncio.create_task(self._commit_loop())
@@ -524,11 +523,7 @@ class Pipeline:
             try:
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=budget)
             except KafkaError as exc:  # the client reconnects by itself; we only wait
-                reason = broker_fault(exc)
-                if reason is None:
-                    raise
-                self.broker.mark_down(reason)
-                if not await self._pause(attempt):
+                if not await self._wait_out(self.broker, broker_fault(exc), exc, attempt):
                     return
                 attempt += 1
                 continue
@@ -578,11 +573,7 @@ class Pipeline:
                     origins=[(record.topic, record.headers) for record, _ in batch])  # the sender's identity
                 PROCESSING.observe(time.perf_counter() - started)
             except Exception as exc:
-                reason = store_fault(exc)
-                if reason is None:
-                    raise
-                self.store.mark_down(reason)
-                if not await self._pause(attempt):
+                if not await self._wait_out(self.store, store_fault(exc), exc, attempt):
                     return None
                 attempt += 1
                 continue

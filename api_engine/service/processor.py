@@ -31,7 +31,6 @@ import base64
 import hashlib
 import json
 import logging
-import tomllib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -63,6 +62,7 @@ from api_engine.service.outputs import (
 )
 from api_engine.service.prepare import Prepared, Screened, complete_assembly, identity, prepare, record_id
 from api_engine.service.screening import HitLike, Screener, screener_from_settings, screening_active
+from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
 from parsers import Finding, Manifest, Severity, Traveller
@@ -112,89 +112,11 @@ _SEALED_RECORD = (("traveller_json", b"travellers.traveller_json"),)
 # inputs stay sealed in the store only (raw_messages), where `keys open-dead-letter` finds them.
 DEAD_LETTER_INLINE_MAX = 1024 * 1024
 
-# Where a Kafka record came from: its topic and headers, as the transport delivered them.
-Origin = tuple[str | None, Sequence[tuple[str, bytes]] | None]
-
-
-def _uci_note(contrl: bytes, code: int) -> bytes:
-    """The CONTRL with `code` noted on an accepting UCI (action 7 stays: the interchange is processed).
-
-    Only our own writer's output is touched (default separators, one segment per line); a UCI that
-    already rejects (action 4) keeps its own first error."""
-    head = contrl.find(b"\nUCI+")
-    end = contrl.find(b"'", head + 1) if head >= 0 else -1
-    if end < 0 or not contrl[head:end].endswith(b"+7"):
-        return contrl
-    return contrl[:end] + f"+{code}+UNB".encode() + contrl[end:]
-
-
-class SenderBinding:
-    """Which authenticated carrier identity may send under which UNB sender ids (docs/carrier-identity.md).
-
-    The file (TOML): `[senders]` identity = [UNB sender ids]; `[topics]` per-carrier inbound topic =
-    identity. A record's identity is the trusted gateway's header (`header`) when configured and
-    present, else the identity its topic is bound to. The transport vouches for the identity (Kafka
-    ACLs, the gateway's authentication); the binding only says what that identity may claim in UNB.
-    """
-
-    def __init__(self, senders: dict[str, frozenset[str]], topics: dict[str, str], header: str | None) -> None:
-        self.senders, self.topics, self.header = senders, topics, header
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SenderBinding | None:
-        """The binding named by the settings; None when carriers are not authenticated. A broken file is
-        a configuration error, raised with its reason: the service must not start without its binding."""
-        path = settings.sender_binding
-        if path is None:
-            return None
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"sender binding {path}: {exc}") from exc
-        raw_senders, raw_topics = data.get("senders", {}), data.get("topics", {})
-        if not isinstance(raw_senders, dict) or not raw_senders:
-            raise ValueError(f"sender binding {path}: [senders] must map each identity to its UNB sender ids")
-        senders: dict[str, frozenset[str]] = {}
-        for who, ids in raw_senders.items():
-            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i.strip() for i in ids):
-                raise ValueError(f"sender binding {path}: senders.{who} must be a non-empty list of sender ids")
-            senders[who] = frozenset(i.strip() for i in ids)
-        if not isinstance(raw_topics, dict):
-            raise ValueError(f"sender binding {path}: [topics] must map topic names to identities")
-        for topic, who in raw_topics.items():
-            if who not in senders:
-                raise ValueError(f"sender binding {path}: topics.{topic} names {who!r}, which has no [senders] entry")
-        return cls(senders, dict(raw_topics), settings.sender_identity_header)
-
-    def identity_of(self, topic: str | None, headers: Sequence[tuple[str, bytes]] | None) -> str | None:
-        """The authenticated identity of a Kafka record: the gateway's header, else its topic's carrier."""
-        if self.header is not None:
-            values = [v for k, v in headers or () if k.lower() == self.header.lower()]
-            if len(values) == 1:  # two copies of the header: someone added one, trust neither
-                return values[0].decode("utf-8", "replace").strip() or None
-            if values:
-                return None
-        return self.topics.get(topic or "")
-
-    def refusal(self, identity: str | None, sender: str | None) -> Finding | None:
-        """None when `identity` may send as `sender`; else the finding that refuses the interchange."""
-        if identity is None:
-            return Finding(rule="ENV-SENDER-UNAUTHENTICATED", severity=Severity.ERROR, level="interchange",
-                           segment_tag="UNB", contrl_error=23, value=sender,
-                           message="no authenticated carrier identity came with this interchange: refused")
-        if sender is None or sender not in self.senders.get(identity, frozenset()):
-            return Finding(rule="ENV-SENDER-NOT-BOUND", severity=Severity.ERROR, level="interchange",
-                           segment_tag="UNB", contrl_error=23, value=sender,
-                           message=f"UNB sender {sender} is not bound to the authenticated identity {identity}: "
-                                   "refused")
-        return None
-
-
 class Processor:
     """One input record → its output events, with state and outputs committed to the store first."""
 
     def __init__(self, settings: Settings, store: Store, profile: Profile, screener: Screener,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, binding: SenderBinding | None = None) -> None:
         self.settings = settings
         self.store = store
         self.profile = profile
@@ -207,7 +129,7 @@ class Processor:
         # steady stream that made queues build well below the service's backlog throughput.
         self._turn = asyncio.Lock()
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
-        self.binding = SenderBinding.from_settings(settings)  # None: carriers are not authenticated
+        self.binding = binding  # None: carriers are not authenticated
 
     def _refusal(self, identity: str | None, sender: str | None) -> Finding | None:
         return self.binding.refusal(identity, sender) if self.binding is not None else None
@@ -249,9 +171,9 @@ class Processor:
         """
         profile = load_profile(settings.profile)
         chosen = screener if screener is not None else screener_from_settings(settings)
-        SenderBinding.from_settings(settings)  # a broken binding file stops us before the store opens
+        binding = SenderBinding.from_settings(settings)  # a broken binding file stops us before the store opens
         store = await Store.open(settings.effective_database_url)
-        processor = cls(settings, store, profile, chosen, executor)
+        processor = cls(settings, store, profile, chosen, executor, binding)
         try:  # a keyring the store's other writers do not share: refuse before writing anything
             await check_keyring(store, processor.keyring)
         except BaseException:
@@ -452,12 +374,13 @@ class Processor:
         if uses:
             # Other bytes under a reference this sender used before: processed and flagged, never
             # dropped (a decoy sent first must not make the real list vanish).
-            flags.append(Finding(
+            reused = Finding(
                 rule="ENV-REF-REUSED", severity=Severity.WARNING, level="interchange", segment_tag="UNB",
                 message=f"interchange reference {iref.interchange_ref} was used before by sender {iref.sender} "
                         f"with other content ({uses} time(s)): processed and flagged, not dropped",
-                contrl_error=26))
-            contrl = _uci_note(contrl, 26)
+                contrl_error=26)
+            flags.append(reused)
+            contrl = write_contrl(ic, control_ref=rid[:14], note=reused)
             log.warning("interchange %s from %s reuses its reference with other content: processed, flagged",
                         iref.interchange_ref, iref.sender)
         ready: list[Screened] = list(prep.singles)

@@ -48,6 +48,17 @@ def test_wrong_unt_count_rejects_the_message_at_the_unt_position() -> None:
     assert not report.message_accepted("1402111800")
 
 
+def test_a_note_flags_an_accepted_interchange_without_rejecting_it() -> None:
+    """A reused interchange reference is processed: the UCI keeps action 7 and carries code 26 on UNB."""
+    reused = Finding(rule="ENV-REF-REUSED", severity=Severity.WARNING, level="interchange", segment_tag="UNB",
+                     message="reference used before with other content", contrl_error=26)
+    _, out, report = _ack("apisMessage", note=reused)
+    assert (report.action, report.error, report.segment_tag) == ("7", 26, "UNB")
+    assert report.message_accepted("PAX001")
+    _, plain, _ = _ack("apisMessage")
+    assert plain.replace(b"+7'", b"+7+26+UNB'", 1) == out  # only the UCI differs
+
+
 def test_valid_file_is_acknowledged_at_both_levels() -> None:
     subject, out, report = _ack("apisMessage")
     assert subject.ok

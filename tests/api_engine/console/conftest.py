@@ -10,6 +10,7 @@ asyncio.run (in a thread), so browser tests (sync Playwright) and TestClient tes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,13 +154,12 @@ class RunningConsole:
     env: ConsoleEnv
 
 
-@pytest.fixture
-def live_console(console_env: ConsoleEnv) -> Iterator[RunningConsole]:
-    """The console under uvicorn in a background thread on a free loopback port."""
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` under uvicorn in a background thread on a free loopback port; yields its base URL."""
     import uvicorn
 
     port = free_port()
-    app = create_app(console_env.settings, config=ConsoleConfig(poll_interval_s=0.3))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -169,7 +170,29 @@ def live_console(console_env: ConsoleEnv) -> Iterator[RunningConsole]:
             raise RuntimeError("the console did not start")
         time.sleep(0.05)
     try:
-        yield RunningConsole(url=f"http://127.0.0.1:{port}", env=console_env)
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture
+def live_console(console_env: ConsoleEnv) -> Iterator[RunningConsole]:
+    """The console under uvicorn in a background thread on a free loopback port."""
+    with serving(create_app(console_env.settings, config=ConsoleConfig(poll_interval_s=0.3))) as url:
+        yield RunningConsole(url=url, env=console_env)
+
+
+@pytest.fixture
+def accounts_env(tmp_path: Path) -> ConsoleEnv:
+    """A store with one account per role (named after the role) and nothing else."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
+                        watchlists=[], profile="baseline")
+    env = ConsoleEnv(settings=settings, tmp=tmp_path)
+
+    async def accounts(store: Store) -> None:
+        for role in ROLES:
+            await add_user(store, role, role, PASSWORD)
+
+    env.run(accounts)
+    return env

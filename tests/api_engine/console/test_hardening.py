@@ -19,7 +19,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -35,51 +34,19 @@ from fastapi.testclient import TestClient
 
 from api_engine.cli import main
 from api_engine.console import ConsoleConfig, create_app
-from api_engine.console.users import add_user
-from api_engine.settings import Settings
-from api_engine.store import Store
 
-from .conftest import PASSWORD, ROLES, ConsoleEnv, free_port
+from .conftest import PASSWORD, ConsoleEnv, free_port, serving
 
 CLI = Path(sys.executable).parent / "api-engine"
 
 
 @pytest.fixture
-def accounts_env(tmp_path: Path) -> ConsoleEnv:
-    """A store with one account per role (named after the role) and nothing else."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                        watchlists=[], profile="baseline")
-    env = ConsoleEnv(settings=settings, tmp=tmp_path)
-
-    async def accounts(store: Store) -> None:
-        for role in ROLES:
-            await add_user(store, role, role, PASSWORD)
-
-    env.run(accounts)
-    return env
-
-
-@pytest.fixture
 def live(accounts_env: ConsoleEnv) -> Iterator[str]:
     """The console under uvicorn in a thread: two live queues per session, three per account."""
-    import uvicorn
-
-    port = free_port()
     app = create_app(accounts_env.settings, config=ConsoleConfig(poll_interval_s=0.2, streams_per_session=2,
                                                                  streams_per_account=3))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=1, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the console did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(app) as url:
+        yield url
 
 
 def signed_in(base: str, name: str) -> tuple[httpx.Client, str]:

@@ -31,24 +31,9 @@ from api_engine.settings import Settings
 from api_engine.store import Store
 from api_engine.store.schema import console_sessions
 
-from .conftest import PASSWORD, ROLES, ConsoleEnv
+from .conftest import PASSWORD, ConsoleEnv
 
 QUICK = SignInPolicy(account_limit=5, address_limit=20, lockout=timedelta(seconds=1), max_lockout=timedelta(seconds=4))
-
-
-@pytest.fixture
-def accounts_env(tmp_path: Path) -> ConsoleEnv:
-    """A store with one account per role (named after the role) and nothing else."""
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                        watchlists=[], profile="baseline")
-    env = ConsoleEnv(settings=settings, tmp=tmp_path)
-
-    async def accounts(store: Store) -> None:
-        for role in ROLES:
-            await add_user(store, role, role, PASSWORD)
-
-    env.run(accounts)
-    return env
 
 
 class Clock:
