@@ -7,18 +7,26 @@ Brute force (rapidfuzz token_sort_ratio >= 85 via process.extractOne over every 
 timed on a sample of the same travellers, and recall of both is measured on the same listed
 travellers. Prints build time, peak RSS (ru_maxrss), throughput, the ratio against brute force,
 recall and the share of unlisted travellers with a hit.
+The user's path is measured too: the same number of entries (or --cli-entries) written as a
+national CSV and screened by `api-engine screen --watchlist` in a child process, whose peak RSS is
+printed beside the in-memory path's (the loader streams rows into the index: both should be close).
 
-Run: .venv/bin/python bench/bench_screening.py [--entries N] [--travellers N] [--brute-sample N]
+Run: .venv/bin/python bench/bench_screening.py [--entries N] [--cli-entries N (0: skip)] [--travellers N]
+     [--brute-sample N]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import csv
+import json
 import pstats
 import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from itertools import islice
 from pathlib import Path
@@ -29,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from watchlists.index import WatchlistIndex, prepare_traveller  # noqa: E402
+from watchlists.loaders.national import COLUMNS  # noqa: E402
 from watchlists.models import Category  # noqa: E402
 from watchlists.screener import DEFAULT_THRESHOLD  # noqa: E402
 from watchlists.synthetic import synthetic_entries, synthetic_travellers  # noqa: E402
@@ -38,15 +47,57 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def write_national_csv(path: Path, entries: int) -> None:
+    """The synthetic list in the national CSV format (primary name, aliases, date of birth, document)."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(COLUMNS)
+        for e in synthetic_entries(entries, seed=0, list_name="NATIONAL"):
+            doc = e.documents[0] if e.documents else None
+            row = {"id": e.id, "list": e.list, "category": e.category.value, "full_name": e.primary_name,
+                   "aliases": "|".join(v.name for v in e.names[1:]),
+                   "date_of_birth": str(e.dates_of_birth[0]) if e.dates_of_birth else "",
+                   "nationality": "|".join(e.nationalities), "gender": e.gender or "",
+                   "document_number": doc.number if doc else "", "document_type": (doc.doc_type if doc else "") or "",
+                   "document_country": (doc.country if doc else "") or ""}
+            out.writerow([row.get(c, "") for c in COLUMNS])
+
+
+def cli_path(entries: int) -> tuple[float, float, str]:
+    """Peak RSS (MB) and wall time of `api-engine screen` loading an N-row national CSV in a child
+    process (ru_maxrss of children: the only child this process waits for), and its load line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        listed, travellers = Path(tmp) / "national.csv", Path(tmp) / "travellers.jsonl"
+        write_national_csv(listed, entries)
+        travellers.write_text(json.dumps({"id": "t1", "full_name": "John Smith", "date_of_birth": "1970"}) + "\n")
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "api_engine.cli", "screen", "--watchlist", str(listed),
+                               "--travellers", str(travellers)], cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        wall = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"api-engine screen failed ({done.returncode}): {done.stderr[-2000:]}")
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, wall, done.stderr.splitlines()[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--cli-entries", type=int, default=None,
+                        help="rows of the national CSV screened through the CLI (default: --entries; 0: skip)")
     parser.add_argument("--travellers", type=int, default=20_000)
     parser.add_argument("--listed-share", type=float, default=0.05)
     parser.add_argument("--brute-sample", type=int, default=100)
     parser.add_argument("--brute-listed", type=int, default=100, help="listed travellers brute force is run on")
     parser.add_argument("--profile", action="store_true", help="cProfile the screening loop")
     args = parser.parse_args()
+
+    cli_entries = args.entries if args.cli_entries is None else args.cli_entries
+    cli: tuple[float, float, str] | None = None
+    if cli_entries:
+        cli = cli_path(cli_entries)
+        print(f"api-engine screen --watchlist <{cli_entries:,}-row national CSV>: peak RSS {cli[0]:,.0f} MB, "
+              f"{cli[1]:.1f}s wall ({cli[2]})")
 
     t0 = time.perf_counter()
     for _ in islice(synthetic_entries(20_000, seed=99), 20_000):
@@ -128,6 +179,10 @@ def main() -> None:
           f"build {t_build:.1f}s; peak RSS after build "
           f"{rss_build:,.0f} MB, after queries {rss_screen:,.0f} MB (goal <= 2048), after brute force "
           f"{peak_rss_mb():,.0f} MB")
+    if cli is not None:
+        print(f"CLI path (national CSV, {cli_entries:,} rows): peak RSS {cli[0]:,.0f} MB (goal < 1536), "
+              f"{cli[0] / rss_build:.2f}x the in-memory build's {rss_build:,.0f} MB ({args.entries:,} entries); "
+              f"load + index + screen {cli[1]:.1f}s wall")
 
 
 if __name__ == "__main__":

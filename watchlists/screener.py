@@ -1,12 +1,14 @@
 """Screening a traveller against every loaded list: thresholds, allowlist, versioned lists.
 
-Strategy: a `Screener` holds one immutable `ListSnapshot` per list (entries + index + version).
-Replacing a list builds the new index first and then swaps one dict entry, so a traveller is
-always screened against a whole old version or a whole new one, never a mix; the swap returns
-the diff (added, removed, changed entry ids). Thresholds are looked up by (list, category) with
-fallbacks. The allowlist is keyed by (list, entry id, a SHA-256 fingerprint of the traveller's
-identifying attributes): a cleared traveller presenting the same attributes is not re-alerted,
-while the same name with another date of birth or document is. The allowlist stores no personal
+Strategy: a `Screener` holds one immutable `ListSnapshot` per list (index + fingerprints +
+version; no entry: a loader's entries stream into the index once). Replacing a list builds the new
+index first and then swaps one dict entry, so a traveller is always screened against a whole old
+version or a whole new one, never a mix; the swap returns the diff (added, removed, changed entry
+ids), worked out from per-entry fingerprints (id key and a digest of the entry's canonical JSON).
+Thresholds are looked up by (list, category) with fallbacks. The allowlist is keyed by (list,
+entry id, a SHA-256 fingerprint of the traveller's identifying attributes): a cleared traveller
+presenting the same attributes is not re-alerted, while the same name with another date of birth
+or document is. The allowlist stores no personal
 data, only the fingerprint and the officer's reason. The service screens through
 `screen_traveller`: no query model, and no preparation at all for a traveller no list can match.
 """
@@ -15,16 +17,21 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from types import MappingProxyType
+from typing import overload
 
-from watchlists.index import WatchlistIndex, prepare_traveller
+import numpy as np
+import numpy.typing as npt
+
+from watchlists.index import WatchlistIndex, is_vowelless, other_forms, prepare_traveller
 from watchlists.loaders.common import LoadResult
 from watchlists.models import Hit, ScreeningQuery, WatchlistEntry
-from watchlists.normalise import name_tokens
+from watchlists.normalise import identity_tokens, name_tokens
 from watchlists.scoring import PreparedTraveller, prepare_birth_date, prepare_country, prepare_document, prepare_gender
 
 DEFAULT_THRESHOLD = 0.88
@@ -61,7 +68,7 @@ class Thresholds:
 def traveller_fingerprint(traveller: PreparedTraveller) -> str:
     """What 'the same traveller attributes' means for the allowlist: sorted name tokens, date of
     birth, nationality and document number, hashed."""
-    parts = [" ".join(sorted(traveller.tokens)), str(traveller.dob or ""), traveller.nationality or "",
+    parts = [" ".join(sorted(identity_tokens(traveller.tokens))), str(traveller.dob or ""), traveller.nationality or "",
              traveller.document or ""]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -90,12 +97,175 @@ class ScreeningOutcome:
     suppressed: list[SuppressedHit]
 
 
+def canonical_json(entry: WatchlistEntry) -> bytes:
+    """What 'the same entry' means for a diff: every field, as pydantic writes it."""
+    return entry.__pydantic_serializer__.to_json(entry)
+
+
+def content_digest(canonical: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "little", signed=True)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """One list version as 20 bytes an entry (id key, content digest, position), sorted by id key:
+    what a diff and a look-up by id need, instead of the entries.
+
+    The id key is Python's string hash: fingerprints are compared within one process only. Two ids
+    sharing a 64-bit key (about 1 in 10^7 for two million-entry lists) would count as one."""
+
+    keys: npt.NDArray[np.int64]
+    digests: npt.NDArray[np.int64]
+    positions: npt.NDArray[np.int32]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.keys.nbytes + self.digests.nbytes + self.positions.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def find(self, entry_id: str) -> int | None:
+        """Position of the entry with this id (by key: the caller checks the id where a wrong one matters)."""
+        key = hash(entry_id)
+        i = int(np.searchsorted(self.keys, key))
+        return int(self.positions[i]) if i < len(self.keys) and int(self.keys[i]) == key else None
+
+    def compare(self, new: Fingerprints) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32],
+                                                  npt.NDArray[np.int32]]:
+        """Positions of the entries added (in `new`), removed (in `self`) and changed (in `new`)."""
+        _, i_old, i_new = np.intersect1d(self.keys, new.keys, assume_unique=True, return_indices=True)
+        changed = new.positions[i_new[self.digests[i_old] != new.digests[i_new]]]
+        return np.delete(new.positions, i_new), np.delete(self.positions, i_old), changed
+
+
+class FingerprintBuilder:
+    """Fingerprints of entries as they stream past (into an index, an archive): nothing else is kept."""
+
+    def __init__(self) -> None:
+        self._keys = array("q")
+        self._digests = array("q")
+
+    def add(self, entry_id: str, canonical: bytes) -> None:
+        self._keys.append(hash(entry_id))
+        self._digests.append(content_digest(canonical))
+
+    def observe(self, entries: Iterable[WatchlistEntry]) -> Iterator[WatchlistEntry]:
+        for entry in entries:
+            self.add(entry.id, canonical_json(entry))
+            yield entry
+
+    def freeze(self) -> Fingerprints:
+        """Sorted by id key; of entries sharing an id the last counts (as in a dict built in load order)."""
+        keys = np.frombuffer(self._keys, dtype=np.int64)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        last = np.ones(len(keys), dtype=bool)
+        last[:-1] = keys[:-1] != keys[1:]
+        order = order[last]
+        return Fingerprints(keys=keys[last], digests=np.frombuffer(self._digests, dtype=np.int64)[order],
+                            positions=order.astype(np.int32))
+
+
+class IndexEntries(Sequence[WatchlistEntry]):
+    """The entries of an index, rebuilt from its arrays on access (what scoring keeps of them)."""
+
+    def __init__(self, index: WatchlistIndex) -> None:
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @overload
+    def __getitem__(self, i: int) -> WatchlistEntry: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[WatchlistEntry]: ...
+
+    def __getitem__(self, i: int | slice) -> WatchlistEntry | list[WatchlistEntry]:
+        if isinstance(i, slice):
+            return [self._index.entry(k) for k in range(len(self._index))[i]]
+        if not -len(self._index) <= i < len(self._index):
+            raise IndexError("entry index out of range")
+        return self._index.entry(i % len(self._index))
+
+    def __iter__(self) -> Iterator[WatchlistEntry]:
+        return self._index.entries()
+
+
 @dataclass(frozen=True)
 class ListSnapshot:
+    """One version of one list: its index, its fingerprints and (where the loader can read it again)
+    its source. Holds no entry: a million-entry list costs its index and 20 MB of fingerprints."""
+
     name: str
     version: str
-    entries: tuple[WatchlistEntry, ...]
     index: WatchlistIndex
+    fingerprints: Fingerprints
+    source: Sequence[WatchlistEntry] | None = None
+
+    @property
+    def entries(self) -> Sequence[WatchlistEntry]:
+        """The entries of this version: the loader's, read from the file again (every field; a file
+        changed since is a LoadError), else those rebuilt from the index (what scoring reads)."""
+        return self.source if self.source is not None else IndexEntries(self.index)
+
+    def position(self, entry_id: str) -> int | None:
+        """The entry's position in the index (`index.entry(position)`), or None."""
+        found = self.fingerprints.find(entry_id)
+        return found if found is not None and self.index.entry_id(found) == entry_id else None
+
+    def entry(self, entry_id: str) -> WatchlistEntry | None:
+        """The entry with this id as the index keeps it, or None."""
+        found = self.position(entry_id)
+        return self.index.entry(found) if found is not None else None
+
+
+class EntryIds(Sequence[str]):
+    """Ids of some entries of an index, sorted: counted for free, read out (and sorted) when first
+    looked at, so the summary of a first load of a million entries makes no million strings."""
+
+    def __init__(self, index: WatchlistIndex, positions: npt.NDArray[np.int32]) -> None:
+        self._index: WatchlistIndex | None = index
+        self._positions = positions
+        self._ids: builtins.list[str] | None = None
+
+    def _read(self) -> builtins.list[str]:
+        ids = self._ids
+        if ids is None:
+            index = self._index
+            if index is None:  # another thread read them a moment ago
+                ids = self._ids
+            else:
+                ids = self._ids = sorted(index.entry_id(p) for p in self._positions.tolist())
+                self._index = None  # read once: the diff does not hold the index after
+        assert ids is not None
+        return ids
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> builtins.list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | builtins.list[str]:
+        return self._read()[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Iterable) or isinstance(other, str | bytes):
+            return NotImplemented
+        return self._read() == builtins.list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._read())
 
 
 @dataclass(frozen=True)
@@ -103,22 +273,25 @@ class ListDiff:
     list: str
     old_version: str | None
     new_version: str
-    added: builtins.list[str]
-    removed: builtins.list[str]
-    changed: builtins.list[str]
+    added: Sequence[str]
+    removed: Sequence[str]
+    changed: Sequence[str]
 
     def summary(self) -> str:
         return (f"{self.list} {self.old_version or '-'} -> {self.new_version}: "
                 f"{len(self.added)} added, {len(self.removed)} removed, {len(self.changed)} changed")
 
 
-def diff_entries(list_name: str, old: ListSnapshot | None, new_entries: list[WatchlistEntry],
-                 new_version: str) -> ListDiff:
-    before = {e.id: e for e in (old.entries if old else ())}
-    after = {e.id: e for e in new_entries}
-    return ListDiff(list=list_name, old_version=old.version if old else None, new_version=new_version,
-                    added=sorted(after.keys() - before.keys()), removed=sorted(before.keys() - after.keys()),
-                    changed=sorted(k for k in after.keys() & before.keys() if after[k] != before[k]))
+def diff_entries(list_name: str, old: ListSnapshot | None, new: ListSnapshot) -> ListDiff:
+    """Added, removed and changed entry ids, from fingerprints. Added and changed ids are read from the
+    new index when first looked at; removed ones at once (the old index is not kept alive by a diff)."""
+    if old is None:
+        added, removed, changed = new.fingerprints.positions, np.empty(0, np.int32), np.empty(0, np.int32)
+    else:
+        added, removed, changed = old.fingerprints.compare(new.fingerprints)
+    gone = sorted(old.index.entry_id(p) for p in removed.tolist()) if old is not None else []
+    return ListDiff(list=list_name, old_version=old.version if old else None, new_version=new.version,
+                    added=EntryIds(new.index, added), removed=gone, changed=EntryIds(new.index, changed))
 
 
 class Screener:
@@ -134,13 +307,23 @@ class Screener:
         return self._lists
 
     def replace_list(self, result: LoadResult) -> ListDiff:
-        """Install a (new version of a) list atomically and report what changed."""
+        """Install a (new version of a) list atomically and report what changed.
+
+        The entries stream once into the index, fingerprinted on the way; none is kept."""
         name = result.list_name
-        snapshot = ListSnapshot(name=name, version=result.version, entries=tuple(result.entries),
-                                index=WatchlistIndex.build(result.entries))
-        diff = diff_entries(name, self._lists.get(name), result.entries, result.version)
+        prints = FingerprintBuilder()
+        index = WatchlistIndex.build(prints.observe(result.entries))
+        source = result.entries if isinstance(result.entries, Sequence) else None
+        snapshot = ListSnapshot(name=name, version=result.version, index=index, fingerprints=prints.freeze(),
+                                source=source)
+        diff = diff_entries(name, self._lists.get(name), snapshot)
         self._lists = MappingProxyType({**self._lists, name: snapshot})  # the one atomic swap
         return diff
+
+    def entry(self, list_name: str, entry_id: str) -> WatchlistEntry | None:
+        """A listed entry by id, as the index in force keeps it (None: no such list or entry)."""
+        snapshot = self._lists.get(list_name)
+        return snapshot.entry(entry_id) if snapshot is not None else None
 
     def clear(self, hit: Hit, query: ScreeningQuery, reason: str, cleared_by: str,
               cleared_on: date | None = None) -> Clearance:
@@ -202,11 +385,13 @@ class Screener:
         can match (nearly all of them) costs a few cached look-ups."""
         lists = self._lists  # one version of every list for all the traveller's documents
         tokens = name_tokens(name) if name else ()
+        forms = other_forms(name) if name else ()
+        vowelless = is_vowelless(name) if name else False
         docs = [(prepare_document(number), country) for number, country in documents] or [((None, None), None)]
         floor = self.thresholds.floor
         keys = [key for key, _ in docs]
         for snapshot in lists.values():
-            if snapshot.index.may_hit(tokens, floor, keys):
+            if snapshot.index.may_hit(tokens, floor, keys, forms, vowelless):
                 break
         else:
             return []
@@ -215,7 +400,8 @@ class Screener:
         for (doc, doc_ocr), country in docs:
             traveller = PreparedTraveller(traveller_id=traveller_id, tokens=tokens, dob=dob, nationality=nat,
                                           gender=sex, document=doc, document_ocr=doc_ocr,
-                                          document_country=prepare_country(country))
+                                          document_country=prepare_country(country), name=name or "",
+                                          forms=forms, vowelless=vowelless)
             for hit in self._screen(lists, traveller, limit).hits:
                 k = (hit.list, hit.entry_id)
                 if k not in best or hit.score > best[k].score:

@@ -10,6 +10,7 @@ never a traveller's name. EDIFACT manifests are read and their parts assembled b
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from collections import Counter
@@ -70,11 +71,13 @@ def _load_screener(paths: Sequence[Path]) -> tuple[Screener, list[str]]:
     screener = Screener()
     notes = []
     for path in paths:
-        try:
+        try:  # the entries stream from the file into the index: a bad row deep in it surfaces here
             result = load(path)
-        except (LoadError, OSError) as exc:
+            diff = screener.replace_list(result)
+        except (LoadError, OSError, csv.Error) as exc:
             raise UsageError(f"{path}: {exc}") from None
-        diff = screener.replace_list(result)
+        except ValueError as exc:  # e.g. not UTF-8: the type only, a message could quote the file
+            raise UsageError(f"{path}: unreadable list ({type(exc).__name__})") from None
         notes.append(f"{path.name}: list {result.list_name} version {result.version}, "
                      f"{len(result.entries)} entries, {len(result.rejected)} rejected rows ({diff.summary()})")
     return screener, notes

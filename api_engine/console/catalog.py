@@ -1,7 +1,8 @@
 """The watchlists the console knows: those named in the settings and those uploaded through it.
 
 Strategy: the console loads the lists itself (the same loaders as the processor), to show their
-versions and entry counts and to put the listed entry beside a hit's explanation. An upload is
+versions and entry counts and to put the listed entry beside a hit's explanation; it keeps no
+entry as a model, only an `EntryArchive` per list (compressed JSON blocks and fingerprints). An upload is
 validated by the national-format loader into a report (entries, rejected rows with line and
 reason, the diff against the version loaded before); a list with at least one valid entry is kept
 under data_dir/watchlists/ and recorded in `watchlist_uploads`, where the service's processors pick
@@ -27,6 +28,8 @@ import os
 import re
 import shutil
 import tempfile
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,14 +42,54 @@ from api_engine.store import Store
 from api_engine.store.schema import watchlist_uploads
 from api_engine.store.store import now
 from watchlists import LoadError, LoadResult, WatchlistEntry, load
-from watchlists.index import WatchlistIndex
 from watchlists.loaders.national import load_national
-from watchlists.screener import ListSnapshot, diff_entries
+from watchlists.screener import FingerprintBuilder, canonical_json
 
 from .models import UploadResult
 
 log = logging.getLogger("api_engine.console.catalog")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+_BLOCK = 128  # entries to a compressed block: one look-up inflates one block (~50 KB)
+
+
+class EntryArchive:
+    """The entries of one list as a hit page shows them, kept as zlib-compressed blocks of their JSON
+    (a million entries: tens of MB, against gigabytes as models) and found by id through fingerprints,
+    which also give the diff against the next version. Built in one pass over the loader's entries."""
+
+    def __init__(self, entries: Iterable[WatchlistEntry]) -> None:
+        prints = FingerprintBuilder()
+        blocks: list[bytes] = []
+        pending: list[bytes] = []
+        count = 0
+        for entry in entries:
+            canonical = canonical_json(entry)  # JSON escapes line breaks: one line an entry
+            prints.add(entry.id, canonical)
+            pending.append(canonical)
+            count += 1
+            if len(pending) == _BLOCK:
+                blocks.append(zlib.compress(b"\n".join(pending)))
+                pending.clear()
+        if pending:
+            blocks.append(zlib.compress(b"\n".join(pending)))
+        self._blocks = blocks
+        self._count = count
+        self.fingerprints = prints.freeze()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(b) for b in self._blocks) + self.fingerprints.nbytes
+
+    def get(self, entry_id: str) -> WatchlistEntry | None:
+        position = self.fingerprints.find(entry_id)
+        if position is None:
+            return None
+        line = zlib.decompress(self._blocks[position // _BLOCK]).split(b"\n")[position % _BLOCK]
+        entry = WatchlistEntry.model_validate_json(line)
+        return entry if entry.id == entry_id else None
 
 
 @dataclass
@@ -56,15 +99,20 @@ class LoadedList:
     source_format: str
     origin: str  # "settings" or "upload"
     loaded_at: datetime
-    entries: dict[str, WatchlistEntry]
+    entries: EntryArchive
     rejected: int = 0
     uploaded_by: str | None = None
 
 
-def _loaded(result: LoadResult, origin: str, uploaded_by: str | None = None) -> LoadedList:
+def _read(result: LoadResult) -> EntryArchive:
+    """The one pass over a loaded list (its rejected rows and count are known after it)."""
+    return EntryArchive(result.entries)
+
+
+def _loaded(result: LoadResult, archive: EntryArchive, origin: str, uploaded_by: str | None = None) -> LoadedList:
     return LoadedList(name=result.list_name, version=result.version, source_format=result.source_format,
-                      origin=origin, loaded_at=now(), entries={e.id: e for e in result.entries},
-                      rejected=len(result.rejected), uploaded_by=uploaded_by)
+                      origin=origin, loaded_at=now(), entries=archive, rejected=len(result.rejected),
+                      uploaded_by=uploaded_by)
 
 
 def _safe_stem(filename: str | None) -> str:
@@ -85,10 +133,14 @@ class Catalog:
         for path in paths:
             try:
                 result = await asyncio.to_thread(load, path)
-            except (LoadError, OSError) as exc:
+                archive = await asyncio.to_thread(_read, result)
+            except (LoadError, OSError, csv.Error) as exc:
                 self.problems.append(f"{Path(path).name}: {exc}")
                 continue
-            self.lists[result.list_name] = _loaded(result, "settings")
+            except ValueError as exc:  # e.g. not UTF-8: the type only, a message could quote the file
+                self.problems.append(f"{Path(path).name}: unreadable ({type(exc).__name__})")
+                continue
+            self.lists[result.list_name] = _loaded(result, archive, "settings")
             self.configured.add(result.list_name)
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(select(watchlist_uploads).where(watchlist_uploads.c.accepted.is_(True))
@@ -98,7 +150,8 @@ class Catalog:
                 continue  # an unconfirmed upload naming a configured list (accepted before revision 0006)
             if row.path and Path(row.path).exists():
                 result = await asyncio.to_thread(load_national, Path(row.path), jsonl=False)
-                self.lists[result.list_name] = _loaded(result, "upload", row.uploaded_by)
+                archive = await asyncio.to_thread(_read, result)
+                self.lists[result.list_name] = _loaded(result, archive, "upload", row.uploaded_by)
 
     def entry(self, list_name: str, entry_id: str) -> WatchlistEntry | None:
         loaded = self.lists.get(list_name)
@@ -113,16 +166,16 @@ class Catalog:
             path.write_bytes(data)
             return await self.upload_file(path, filename, uploaded_by)
 
-    def _diff(self, result: LoadResult, report: UploadResult) -> None:
+    def _diff(self, result: LoadResult, archive: EntryArchive, report: UploadResult) -> None:
         """Fill the report's diff against the version of the list in force (the settings' or an upload)."""
         previous = self.lists.get(result.list_name)
-        old = None
-        if previous is not None:
-            old = ListSnapshot(name=previous.name, version=previous.version,
-                               entries=tuple(previous.entries.values()), index=WatchlistIndex.build([]))
-        diff = diff_entries(result.list_name, old, result.entries, result.version)
-        report.added, report.removed, report.changed = len(diff.added), len(diff.removed), len(diff.changed)
-        report.previous_version = diff.old_version
+        if previous is None:
+            report.added, report.removed, report.changed = len(archive), 0, 0
+            report.previous_version = None
+            return
+        added, removed, changed = previous.entries.fingerprints.compare(archive.fingerprints)
+        report.added, report.removed, report.changed = len(added), len(removed), len(changed)
+        report.previous_version = previous.version
 
     async def upload_file(self, path: Path, filename: str | None, uploaded_by: str) -> UploadResult:
         """Validate a national-format CSV; keep and install it when it has valid entries, unless it names a
@@ -134,6 +187,7 @@ class Catalog:
             await asyncio.to_thread(shutil.copyfile, path, named)
             try:
                 result = await asyncio.to_thread(load_national, named, jsonl=False)
+                archive = await asyncio.to_thread(_read, result)  # while the file is there
             except UnicodeDecodeError as exc:
                 raise UploadRefused(422, "not a national-format CSV: the file is not UTF-8 text") from exc
             except csv.Error as exc:  # e.g. a field over the reader's limit (128 KiB); the message holds no data
@@ -149,7 +203,7 @@ class Catalog:
         if not result.entries:
             report.problem = "no valid entry: the list was not installed"
         else:
-            self._diff(result, report)
+            self._diff(result, archive, report)
         if report.awaiting_confirmation:
             report.problem = (f"{result.list_name} is a configured list: this upload was not installed. A supervisor "
                               f"must confirm the replacement ({report.added} added, {report.removed} removed, "
@@ -167,7 +221,7 @@ class Catalog:
                 awaiting_confirmation=report.awaiting_confirmation, uploaded_by=uploaded_by,
                 uploaded_at=now()).returning(watchlist_uploads.c.id))).scalar_one()
         if report.accepted:
-            self.lists[result.list_name] = _loaded(result, "upload", uploaded_by)
+            self.lists[result.list_name] = _loaded(result, archive, "upload", uploaded_by)
         log.info("watchlist upload: list=%s version=%s entries=%d rejected=%d accepted=%s awaiting=%s",
                  result.list_name, result.version, len(result.entries), len(rejected), report.accepted,
                  report.awaiting_confirmation)
@@ -186,6 +240,7 @@ class Catalog:
             raise UploadRefused(403, "a supervisor other than the one who uploaded it confirms a replacement")
         try:
             result = await asyncio.to_thread(load_national, Path(row.path), jsonl=False)
+            archive = await asyncio.to_thread(_read, result)
         except (OSError, ValueError, csv.Error) as exc:
             raise UploadRefused(409, f"the kept file cannot be read any more ({type(exc).__name__})") from exc
         if result.version != row.version or result.list_name[:100] != row.list_name:
@@ -194,7 +249,7 @@ class Catalog:
         report = UploadResult(accepted=True, list_name=result.list_name, version=result.version,
                               source_format=result.source_format, entries=len(result.entries), rejected=rejected,
                               configured=result.list_name in self.configured, confirmed_by=confirmed_by)
-        self._diff(result, report)
+        self._diff(result, archive, report)
         kept = self.list_dir / Path(row.path).name
         await asyncio.to_thread(_copy_private, Path(row.path), kept)
         stamp = now()
@@ -210,7 +265,7 @@ class Catalog:
                 path=str(kept), accepted=True, awaiting_confirmation=False, uploaded_by=row.uploaded_by,
                 uploaded_at=stamp, confirmed_by=confirmed_by, confirmed_at=stamp)
                 .returning(watchlist_uploads.c.id))).scalar_one()
-        self.lists[result.list_name] = _loaded(result, "upload", row.uploaded_by)
+        self.lists[result.list_name] = _loaded(result, archive, "upload", row.uploaded_by)
         log.info("watchlist replacement confirmed: upload=%d list=%s added=%d removed=%d changed=%d", upload_id,
                  result.list_name, report.added, report.removed, report.changed)
         return report

@@ -126,3 +126,34 @@ def test_unknown_format_is_a_load_error(tmp_path: Path) -> None:
     assert detect_format(alt) == "ofac_alt_csv"
     with pytest.raises(LoadError):
         load(alt)
+
+
+def test_a_list_unreadable_past_its_first_rows_is_a_usage_error_not_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Rows stream into the index, so a bad byte deep in the file is met while indexing: the CLI still
+    refuses the list with exit code 2 and a message without the file's content."""
+    import argparse
+
+    from api_engine.cli import screen as screen_cli
+
+    rows = "".join(f"N{i},NAT,Person Number{i}\n" for i in range(5000))
+    path = tmp_path / "nat.csv"
+    path.write_bytes(b"id,list,full_name\n" + rows.encode() + b"N9,NAT,Bad \xff Byte\n")
+    travellers = tmp_path / "travellers.jsonl"
+    travellers.write_text('{"id": "t", "full_name": "Jane Doe"}\n', encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    screen_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["screen", "--watchlist", str(path), "--travellers", str(travellers)])
+    assert screen_cli.run(args) == screen_cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "nat.csv: unreadable list (UnicodeDecodeError)" in err and "Bad" not in err
+
+
+def test_a_truncated_un_file_is_a_load_error(tmp_path: Path) -> None:
+    path = tmp_path / "un.xml"
+    path.write_text('<CONSOLIDATED_LIST dateGenerated="2026-01-01"><INDIVIDUALS><INDIVIDUAL>'
+                    "<DATAID>1</DATAID><FIRST_NAME>A</FIRST_NAME></INDIVIDUAL><INDIVIDUAL><DATAID>", encoding="utf-8")
+    result = load(path)
+    assert result.as_of == "2026-01-01"
+    with pytest.raises(LoadError):
+        list(result.entries)

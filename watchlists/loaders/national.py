@@ -6,6 +6,8 @@ JSONL accept and reject exactly the same things. Columns: id, list, category, fu
 given_names, aliases (| separated), date_of_birth (YYYY, YYYY-MM or YYYY-MM-DD), nationality
 (alpha-3 or alpha-2, | separated), gender, document_number, document_type, document_country.
 A row is rejected (with its line number and the column at fault) rather than guessed at.
+Rows stream: the file is read again on each pass over the entries, and nothing of a row outlives
+its entry but its id (for refusing duplicates, during the pass only).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import make_date
-from watchlists.loaders.common import LoadResult, clean, content_version, dedupe_names
+from watchlists.loaders.common import Entries, LoadResult, clean, dedupe_names
 from watchlists.models import Category, Document, NameVariant, Rejected, ScreeningQuery, WatchlistEntry
 
 COLUMNS = ("id", "list", "category", "full_name", "surname", "given_names", "aliases", "date_of_birth",
@@ -105,29 +108,82 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
             yield line_no, value if isinstance(value, dict) else None
 
 
-def load_national(path: Path, *, jsonl: bool) -> LoadResult:
-    default_list = path.stem
-    entries: list[WatchlistEntry] = []
-    rejected: list[Rejected] = []
-    seen: set[str] = set()
+class _SeenIds:
+    """The ids met in one pass, to refuse duplicates: an open-addressing table of string hashes over one
+    blob of the ids (about 40 bytes an id in a few flat arrays; a million ids as strings in a set cost
+    twice that, in small objects scattered through the heap the index grows in)."""
+
+    def __init__(self) -> None:
+        self._mask = (1 << 12) - 1
+        self._keys = array("q", bytes(8 << 12))  # 0: empty slot
+        self._rows = array("i", bytes(4 << 12))
+        self._blob = bytearray()
+        self._offsets = array("q", [0])
+
+    def add(self, entry_id: str) -> bool:
+        """Whether the id is new (it is then remembered)."""
+        key = hash(entry_id) or 1
+        encoded = entry_id.encode()
+        keys, mask, offsets = self._keys, self._mask, self._offsets
+        slot = key & mask
+        while (found := keys[slot]) != 0:
+            if found == key:
+                row = self._rows[slot]
+                if self._blob[offsets[row]:offsets[row + 1]] == encoded:
+                    return False
+            slot = (slot + 1) & mask
+        keys[slot] = key
+        self._rows[slot] = len(offsets) - 1
+        self._blob += encoded
+        offsets.append(len(self._blob))
+        if 2 * len(offsets) > mask:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = zip(self._keys, self._rows, strict=True)
+        self._mask = mask = 2 * self._mask + 1
+        self._keys = keys = array("q", bytes(8 * (mask + 1)))
+        self._rows = rows = array("i", bytes(4 * (mask + 1)))
+        for key, row in old:
+            if key:
+                slot = key & mask
+                while keys[slot]:
+                    slot = (slot + 1) & mask
+                keys[slot], rows[slot] = key, row
+
+
+def _national_items(path: Path, jsonl: bool, default_list: str) -> Iterator[WatchlistEntry | Rejected]:
+    """One pass over the file: each row as an entry or a rejection, in file order.
+
+    The ids seen are the one thing kept per row (duplicates are refused), only for the pass."""
+    seen = _SeenIds()
     for line_no, row in (_jsonl_rows(path) if jsonl else _csv_rows(path)):
         where = f"{path.name}:{line_no}"
         if row is None:
-            rejected.append(Rejected(where=where, reason="not a JSON object"))
+            yield Rejected(where=where, reason="not a JSON object")
             continue
         try:
             entry = row_to_entry(row, default_list)
         except RowError as exc:
-            rejected.append(Rejected(where=where, reason=str(exc)))
+            yield Rejected(where=where, reason=str(exc))
             continue
-        if entry.id in seen:
-            rejected.append(Rejected(where=where, reason=f"duplicate id {entry.id}"))
+        if not seen.add(entry.id):
+            yield Rejected(where=where, reason=f"duplicate id {entry.id}")
             continue
-        seen.add(entry.id)
-        entries.append(entry)
-    list_name = entries[0].list if entries else default_list
-    return LoadResult(entries=entries, rejected=rejected, list_name=list_name,
-                      version=content_version([path]), source_format="national_jsonl" if jsonl else "national_csv")
+        yield entry
+
+
+def load_national(path: Path, *, jsonl: bool) -> LoadResult:
+    """The list named by its first valid row (else by the file name); entries stream from the file."""
+    default_list = path.stem
+
+    def list_name(entries: Entries) -> str:
+        first = next(iter(entries), None)
+        return first.list if first is not None else default_list
+
+    return LoadResult.streamed(lambda: _national_items(path, jsonl, default_list), [path], list_name=list_name,
+                               source_format="national_jsonl" if jsonl else "national_csv")
 
 
 def load_travellers(path: Path) -> tuple[list[ScreeningQuery], list[Rejected]]:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import parse_date
-from watchlists.loaders.common import LoadResult, clean, content_version, dedupe_names
+from watchlists.loaders.common import LoadResult, clean, dedupe_names
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "OFAC-SDN"
@@ -74,32 +75,33 @@ def parse_remarks(remarks: str, category: Category) -> dict[str, list[object]]:
     return found
 
 
-def _read_rows(path: Path) -> list[list[str]]:
+def _read_rows(path: Path) -> Iterator[list[str]]:
     with path.open(encoding="latin-1", newline="") as handle:
-        return [row for row in csv.reader(handle) if row and row != ["\x1a"]]
+        for row in csv.reader(handle):
+            if row and row != ["\x1a"]:
+                yield row
 
 
-def load_ofac_sdn(path: Path, alt_path: Path | None = None) -> LoadResult:
-    rejected: list[Rejected] = []
+def _ofac_items(path: Path, alt_path: Path | None) -> Iterator[WatchlistEntry | Rejected]:
+    """One pass: alias rows first (joined in memory, a few thousand), then sdn.csv row by row."""
     aliases: dict[str, list[NameVariant]] = defaultdict(list)
     alias_rows: dict[str, int] = {}
     if alt_path is not None:
         for line_no, row in enumerate(_read_rows(alt_path), start=1):
             if len(row) < 4 or not clean(row[0]) or not clean(row[3]):
-                rejected.append(Rejected(where=f"{alt_path.name}:{line_no}", reason="alias row malformed"))
+                yield Rejected(where=f"{alt_path.name}:{line_no}", reason="alias row malformed")
                 continue
             kind = (clean(row[2]) or "aka").lower()
             aliases[row[0].strip()].append(NameVariant(name=row[3].strip(), kind="alias", quality=kind))
             alias_rows.setdefault(row[0].strip(), line_no)
-    entries: list[WatchlistEntry] = []
     for line_no, row in enumerate(_read_rows(path), start=1):
         where = f"{path.name}:{line_no}"
         if len(row) != 12:
-            rejected.append(Rejected(where=where, reason=f"expected 12 columns, found {len(row)}"))
+            yield Rejected(where=where, reason=f"expected 12 columns, found {len(row)}")
             continue
         ent_num, name = clean(row[0]), clean(row[1])
         if not ent_num or not name:
-            rejected.append(Rejected(where=where, reason="missing ent_num or SDN_Name"))
+            yield Rejected(where=where, reason="missing ent_num or SDN_Name")
             continue
         category = _TYPES.get((clean(row[2]) or "").lower(), Category.ENTITY)
         facts = parse_remarks(clean(row[11]) or "", category)
@@ -107,16 +109,19 @@ def load_ofac_sdn(path: Path, alt_path: Path | None = None) -> LoadResult:
         names += [a.model_copy(update={"name": natural_order(a.name, category)}) for a in aliases.pop(ent_num, [])]
         names += [n for n in facts["alias"] if isinstance(n, NameVariant)]
         gender = [g for g in facts["gender"] if isinstance(g, str)]
-        entries.append(WatchlistEntry(
+        yield WatchlistEntry(
             id=ent_num, list=LIST_NAME, category=category, names=dedupe_names(names),
             dates_of_birth=list(dict.fromkeys(d for d in facts["dob"] if isinstance(d, PartialDate))),
             nationalities=list(dict.fromkeys(c for c in facts["nationality"] if isinstance(c, str))),
             gender=gender[0] if gender else None,
             documents=[d for d in facts["document"] if isinstance(d, Document)],
-        ))
+        )
     for ent_num in aliases:
-        rejected.append(Rejected(where=f"{alt_path.name if alt_path else 'alt'}:{alias_rows[ent_num]}",
-                                 reason=f"aliases for ent_num {ent_num}, which is not in {path.name}"))
+        yield Rejected(where=f"{alt_path.name if alt_path else 'alt'}:{alias_rows[ent_num]}",
+                       reason=f"aliases for ent_num {ent_num}, which is not in {path.name}")
+
+
+def load_ofac_sdn(path: Path, alt_path: Path | None = None) -> LoadResult:
     paths = [path] + ([alt_path] if alt_path else [])
-    return LoadResult(entries=entries, rejected=rejected, list_name=LIST_NAME,
-                      version=content_version(paths), source_format="ofac_sdn_csv")
+    return LoadResult.streamed(lambda: _ofac_items(path, alt_path), paths, list_name=LIST_NAME,
+                               source_format="ofac_sdn_csv")

@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import make_date
-from watchlists.loaders.common import LoadError, LoadResult, clean, content_version, dedupe_names
+from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "UK"
@@ -30,11 +31,11 @@ def is_uk_folder(path: Path) -> bool:
     return path.is_dir() and all((path / name).exists() for name in FILES[:2])
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path) -> Iterator[dict[str, str]]:
     if not path.exists():
-        return []
+        return
     with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+        yield from csv.DictReader(handle)
 
 
 def _int(value: str | None) -> int | None:
@@ -42,15 +43,13 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def load_uk_folder(folder: Path) -> LoadResult:
-    if not is_uk_folder(folder):
-        raise LoadError("UK folder needs subjects.csv and subject_names.csv")
-    rejected: list[Rejected] = []
+def _uk_items(folder: Path) -> Iterator[WatchlistEntry | Rejected]:
+    """One pass: the attachment tables into dicts keyed by unique_id, then subjects.csv row by row."""
     names: dict[str, list[NameVariant]] = defaultdict(list)
     for row in _rows(folder / "subject_names.csv"):
         full = clean(row.get("full_name"))
         if not full:
-            rejected.append(Rejected(where=f"subject_names.csv:{row.get('name_id')}", reason="empty full_name"))
+            yield Rejected(where=f"subject_names.csv:{row.get('name_id')}", reason="empty full_name")
             continue
         strength = clean(row.get("alias_strength")) or ""
         kind = "primary" if row.get("name_type") == "primary" else (
@@ -61,7 +60,7 @@ def load_uk_folder(folder: Path) -> LoadResult:
         year = _int(row.get("year"))
         date = make_date(year, _int(row.get("month")), _int(row.get("day"))) if year else None
         if date is None:
-            rejected.append(Rejected(where=f"subject_dobs.csv:{row.get('dob_id')}", reason="no usable year"))
+            yield Rejected(where=f"subject_dobs.csv:{row.get('dob_id')}", reason="no usable year")
         elif date not in dobs[row["unique_id"]]:
             dobs[row["unique_id"]].append(date)
     documents: dict[str, dict[str, Document]] = defaultdict(dict)
@@ -81,22 +80,25 @@ def load_uk_folder(folder: Path) -> LoadResult:
             code = clean(row.get("iso")) or to_alpha2(row.get("raw_value"))
             if code and code not in nationalities[row["unique_id"]]:
                 nationalities[row["unique_id"]].append(code.upper())
-    entries: list[WatchlistEntry] = []
     for row in _rows(folder / "subjects.csv"):
         uid = clean(row.get("unique_id"))
         if not uid:
-            rejected.append(Rejected(where="subjects.csv", reason="row without unique_id"))
+            yield Rejected(where="subjects.csv", reason="row without unique_id")
             continue
         variants = sorted(names.get(uid, []), key=lambda n: n.kind != "primary")
         if not variants:
-            rejected.append(Rejected(where=f"subjects.csv:{uid}", reason="subject has no name"))
+            yield Rejected(where=f"subjects.csv:{uid}", reason="subject has no name")
             continue
         category = _TYPES.get((row.get("subject_type") or "").lower(), Category.ENTITY)
-        entries.append(WatchlistEntry(
+        yield WatchlistEntry(
             id=uid, list=LIST_NAME, category=category, names=dedupe_names(variants),
             dates_of_birth=dobs.get(uid, []), nationalities=nationalities.get(uid, []),
             documents=list(documents.get(uid, {}).values()), source_ref=clean(row.get("un_reference_number")),
-        ))
-    return LoadResult(entries=entries, rejected=rejected, list_name=LIST_NAME,
-                      version=content_version(folder / n for n in FILES if (folder / n).exists()),
-                      source_format="uk_derived_tables")
+        )
+
+
+def load_uk_folder(folder: Path) -> LoadResult:
+    if not is_uk_folder(folder):
+        raise LoadError("UK folder needs subjects.csv and subject_names.csv")
+    return LoadResult.streamed(lambda: _uk_items(folder), [folder / n for n in FILES if (folder / n).exists()],
+                               list_name=LIST_NAME, source_format="uk_derived_tables")

@@ -1,8 +1,9 @@
 """UN Security Council Consolidated List (official XML, `CONSOLIDATED_LIST`).
 
-Strategy: ElementTree over the whole file (2 MB); one entry per INDIVIDUAL or ENTITY keyed by
-REFERENCE_NUMBER (e.g. QDi.001), which other lists (UK) quote back. Name parts FIRST..FOURTH are
-joined in the order given (the order is not always given-then-family; matching is order-free).
+Strategy: ElementTree read incrementally (iterparse: a record is dropped once read); one entry per
+INDIVIDUAL or ENTITY keyed by REFERENCE_NUMBER (e.g. QDi.001), which other lists (UK) quote back.
+Name parts FIRST..FOURTH are joined in the order given (the order is not always given-then-family;
+matching is order-free).
 Aliases keep the UN QUALITY: "Low" becomes a weak alias that scores a little lower. Dates of birth
 keep their precision: DATE, YEAR, APPROXIMATELY (widened by a year), BETWEEN FROM_YEAR/TO_YEAR.
 Nationalities are country names in the file and become ISO alpha-2.
@@ -11,11 +12,12 @@ Nationalities are country names in the file and become ISO alpha-2.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import make_date, parse_date
-from watchlists.loaders.common import LoadResult, clean, content_version, dedupe_names
+from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "UN"
@@ -74,32 +76,65 @@ def _names(node: ET.Element, alias_tag: str) -> list[NameVariant]:
     return dedupe_names(n for n in names if n.name)
 
 
-def load_un_xml(path: Path) -> LoadResult:
-    root = ET.parse(path).getroot()
-    entries: list[WatchlistEntry] = []
-    rejected: list[Rejected] = []
-    groups = (("INDIVIDUALS/INDIVIDUAL", Category.INDIVIDUAL, "INDIVIDUAL_ALIAS"),
-              ("ENTITIES/ENTITY", Category.ENTITY, "ENTITY_ALIAS"))
-    for xpath, category, alias_tag in groups:
-        for position, node in enumerate(root.findall(xpath), start=1):
-            ref = _text(node, "REFERENCE_NUMBER") or _text(node, "DATAID")
-            where = ref or f"{xpath}[{position}]"
-            names = _names(node, alias_tag)
-            if not ref:
-                rejected.append(Rejected(where=where, reason="no REFERENCE_NUMBER or DATAID"))
-                continue
-            if not names:
-                rejected.append(Rejected(where=where, reason="no name"))
-                continue
+_GROUPS = {("INDIVIDUALS", "INDIVIDUAL"): (Category.INDIVIDUAL, "INDIVIDUAL_ALIAS"),
+           ("ENTITIES", "ENTITY"): (Category.ENTITY, "ENTITY_ALIAS")}
+
+
+def _un_items(path: Path) -> Iterator[WatchlistEntry | Rejected]:
+    """One pass: each INDIVIDUAL / ENTITY element as it ends, then dropped (the tree never grows)."""
+    with path.open("rb") as handle:
+        try:
+            yield from _records(ET.iterparse(handle, events=("start", "end")))
+        except ET.ParseError as exc:
+            raise LoadError(f"not well-formed XML ({exc.position[0]}:{exc.position[1]})") from None
+
+
+def _records(events: Iterator[tuple[str, ET.Element]]) -> Iterator[WatchlistEntry | Rejected]:
+    positions: dict[tuple[str, str], int] = {}
+    stack: list[str] = []
+    for event, node in events:
+        if event == "start":
+            stack.append(node.tag)
+            continue
+        stack.pop()
+        group = (stack[-1], node.tag) if len(stack) == 2 else None
+        if group not in _GROUPS:
+            continue
+        assert group is not None
+        category, alias_tag = _GROUPS[group]
+        positions[group] = position = positions.get(group, 0) + 1
+        ref = _text(node, "REFERENCE_NUMBER") or _text(node, "DATAID")
+        where = ref or f"{'/'.join(group)}[{position}]"
+        names = _names(node, alias_tag)
+        if not ref:
+            yield Rejected(where=where, reason="no REFERENCE_NUMBER or DATAID")
+        elif not names:
+            yield Rejected(where=where, reason="no name")
+        else:
             nationalities = [c for v in node.findall("NATIONALITY/VALUE") if (c := to_alpha2(v.text))]
             gender = (_text(node, "GENDER") or "").lower()
-            entries.append(WatchlistEntry(
+            yield WatchlistEntry(
                 id=ref, list=LIST_NAME, category=category, names=names,
                 dates_of_birth=_dates(node) if category is Category.INDIVIDUAL else [],
                 nationalities=list(dict.fromkeys(nationalities)),
                 gender="M" if gender == "male" else "F" if gender == "female" else None,
                 documents=_documents(node), source_ref=ref,
-            ))
-    as_of = root.get("dateGenerated")
-    return LoadResult(entries=entries, rejected=rejected, list_name=LIST_NAME,
-                      version=content_version([path]), source_format="un_xml", as_of=as_of)
+            )
+        node.clear()
+
+
+def _date_generated(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        for _, root in ET.iterparse(handle, events=("start",)):
+            generated: str | None = root.get("dateGenerated")
+            return generated
+    return None
+
+
+def load_un_xml(path: Path) -> LoadResult:
+    try:
+        as_of = _date_generated(path)
+    except ET.ParseError as exc:
+        raise LoadError(f"not well-formed XML ({exc.position[0]}:{exc.position[1]})") from None
+    return LoadResult.streamed(lambda: _un_items(path), [path], list_name=LIST_NAME, source_format="un_xml",
+                               as_of=as_of)
