@@ -38,8 +38,8 @@ import math
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations, pairwise
-from operator import mul
 from typing import Any
 
 import jellyfish
@@ -58,13 +58,30 @@ from watchlists.models import (
     ScreeningQuery,
     WatchlistEntry,
 )
-from watchlists.normalise import name_tokens
+from watchlists.normalise import has_typed_digits, is_particle, name_tokens, read_digits, script_of
+from watchlists.romanise import other_romanisations
 from watchlists.scoring import (
+    INITIAL_SIMILARITY,
+    INITIAL_WEIGHT,
+    JOINED_PENALTY,
+    LISTED_MISSING_INNER,
     MAX_NON_DOCUMENT_BONUS,
+    PARTICLE_WEIGHT,
     PHONETIC_SIMILARITY,
+    SHORT_EDIT_PENALTY,
+    SHORT_TOKEN,
+    SKELETON_SIMILARITY,
+    SYMBOL_SIMILARITY,
     TOKEN_FLOOR,
+    TRANSPOSED_SIMILARITY,
+    TRAVELLER_MISSING_INNER,
     PreparedTraveller,
+    align,
     document_key,
+    edit_similarity,
+    is_transposition,
+    joined_orders,
+    joined_similarity,
     ocr_key,
     prepare_country,
     prepare_dob,
@@ -72,12 +89,14 @@ from watchlists.scoring import (
     prepare_gender,
     score_features,
 )
+from watchlists.short_forms import related_names
+from watchlists.translit import consonant_skeleton, latin_forms
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _MIN_DELETE_LEN = 4
 PATRONYMIC_ENDINGS = ("OVICH", "EVICH", "OVNA", "EVNA", "OGLU", "KYZY", "ULY")
-PREFILTER_RATIO = 55  # token_sort_ratio below which a candidate is not compared carefully
+PREFILTER_RATIO = 50  # token_sort_ratio below which a candidate is not compared carefully
 _SKIP_MIN_DF = 64  # posting lists shorter than this are always read (checking them costs more)
 _CACHE_SIZE = 1 << 17  # query tokens whose variants are remembered
 _NAME_CACHE_SIZE = 1 << 15  # candidate names whose token ids and prefilter key are remembered (~12 MB)
@@ -87,6 +106,7 @@ _MATCH_CACHE_SIZE = 1 << 15  # travellers' names whose matching listed names are
 _ENTRY_CACHE_SIZE = 1 << 12  # entries rebuilt for scoring that are remembered
 _POSTING_CACHE_VALUES = 1 << 20  # name ids of postings kept as Python lists (~40 MB at most)
 _CATEGORIES = tuple(Category)
+TRANSLIT_KIND = "transliteration: "  # name kind of a Latin form the index made of a non-Latin listed name
 
 
 class _Csr:
@@ -241,8 +261,75 @@ def _deletes(token: str) -> list[str]:
 
 
 def _phon_key(token: str) -> int:
-    """Hash of the Metaphone key (0 for tokens too short to have a meaningful one)."""
-    return _h("#" + jellyfish.metaphone(token)) if len(token) > 2 else 0
+    """Hash of the Metaphone key (0 for tokens too short to have a meaningful one, and for one-letter
+    keys: HUA and HUI both sound "H")."""
+    key = jellyfish.metaphone(token) if len(token) > 2 else ""
+    return _h("#" + key) if len(key) > 1 else 0
+
+
+def _token_weight(token: str, idf: float) -> float:
+    """How much a token says about who a person is: its IDF, but a patronymic (-OVICH, -EVNA ...)
+    counts a quarter, as passports often omit it; a particle (AL, VAN, BIN ...) and an initial
+    count little whatever their rarity, as lists attach, detach, omit and abbreviate them."""
+    if len(token) == 1:
+        return INITIAL_WEIGHT
+    if is_particle(token):
+        return min(idf, PARTICLE_WEIGHT)
+    if len(token) > 6 and token.endswith(PATRONYMIC_ENDINGS):
+        return idf * 0.25
+    return idf
+
+
+@lru_cache(maxsize=1 << 16)
+def folded_skeleton(token: str) -> str:
+    """`translit.consonant_skeleton` with the consonants transliteration tables disagree on folded
+    together: ض as D or Z (FADL / FAZAL), צ as TS, TZ or Z (YITZHAK)."""
+    skeleton = consonant_skeleton(token)
+    return skeleton.replace("TS", "S").replace("TZ", "S").replace("Z", "D") if skeleton else ""
+
+
+def _skel_key(token: str) -> int:
+    """Hash of the folded skeleton; 0 below three consonants (HSN still means HASAN, HUSSEIN or
+    AHSAN; ZR would mean half the list)."""
+    skeleton = folded_skeleton(token)
+    return _h("%" + skeleton) if len(skeleton) > 2 else 0
+
+
+_Respelt = list[tuple[str, str, str]]  # (token, the same word in another table, the table)
+
+
+def _written_forms(names: Iterable[NameVariant], tokenise: Any,
+                   person: bool = True) -> Iterator[tuple[str, str, bool, _Respelt]]:
+    """(text, kind, weak, respellings) of every name of an entry.
+
+    A non-Latin name's Latin forms (ICAO 9303, national passport tables, other romanisations) that
+    spell the same words are kept as respellings of its tokens, word by word: the name is indexed
+    once and each of its words is also reached, and scored, under its other spellings. A form that
+    cuts the name into other words (Han and Hangul given names joined or split) is a name of its own,
+    labelled with its table. A person's Latin name that reads as Chinese or Korean in one
+    romanisation gets its other romanisations the same way (WANG ZHIMING / WANG CHIH MING)."""
+    for variant in names:
+        tokens = tokenise(variant.name)
+        if variant.name.isascii():
+            forms = [(" ".join(t), label) for t, label in other_romanisations(tokens)] if person and tokens else []
+        else:
+            forms = latin_forms(variant.name)
+        if not forms:
+            yield variant.name, variant.kind, variant.weak, []
+            continue
+        respelt: _Respelt = []
+        whole: list[tuple[str, str]] = []
+        for form, label in forms:
+            other = tokenise(form)
+            if not other or other == tokens:
+                continue
+            if len(other) == len(tokens):
+                respelt += [(a, b, label) for a, b in zip(tokens, other, strict=True) if a != b]
+            else:
+                whole.append((form, label))
+        yield variant.name, variant.kind, variant.weak, respelt
+        for form, label in whole:
+            yield form, f"{TRANSLIT_KIND}{label}", variant.weak, []
 
 
 def _np(buffer: array[int], dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -274,6 +361,8 @@ class _QueryToken:
     best: float  # highest IDF among its variants and its joined form (max_idf when it has none)
     singles: tuple[_Probe, ...]  # rare variants and joined form: postings read for the token alone
     commons: tuple[tuple[int, float], ...]  # common variants (token id, similarity): reached through pairs
+    related: frozenset[str] = frozenset()  # names it is a nickname or the formal name of
+    skeleton: int = 0  # consonant-skeleton key, set only for a token written without vowels
 
 
 class WatchlistIndex:
@@ -302,6 +391,9 @@ class WatchlistIndex:
         single_k, single_v = array("q"), array("i")
         joined_k, joined_v = array("q"), array("i")
         n_entries = 0
+        alt_k, alt_v, alt_label = array("q"), array("i"), array("i")  # token -> its other tables' spellings
+        alt_seen: set[tuple[int, int]] = set()
+        has_alt: set[int] = set()  # names with such spellings
         tokenise = name_tokens.__wrapped__  # uncached: list names are seen once, the cache is for travellers
         for e_idx, entry in enumerate(entries):
             n_entries = e_idx + 1
@@ -327,15 +419,16 @@ class WatchlistIndex:
                 ocr_k.append(_h(ocr_key(doc.number)))
                 doc_v.append(e_idx)
             entry_doc_off.append(len(doc_number))
-            for variant in entry.names:
-                tokens = tokenise(variant.name)
+            for text, kind, weak, respelt in _written_forms(entry.names, tokenise,
+                                                            entry.category is Category.INDIVIDUAL):
+                tokens = tokenise(text)
                 if not tokens:
                     continue
                 n_idx = len(name_entry)
                 name_entry.append(e_idx)
-                name_weak.append(variant.weak)
-                name_kind.append(codes(variant.kind if variant.kind != "primary" else None))
-                name_text.append(variant.name)
+                name_weak.append(weak)
+                name_kind.append(codes(kind if kind != "primary" else None))
+                name_text.append(text)
                 ids = set()
                 for tok in tokens:
                     tid = vocab.setdefault(tok, len(vocab))
@@ -344,6 +437,18 @@ class WatchlistIndex:
                     ids.add(tid)
                     name_tok.append(tid)
                 name_tok_off.append(len(name_tok))
+                for tok, alt, label in respelt:  # other tables' spellings reach the name too
+                    base = vocab[tok]
+                    tid = vocab.setdefault(alt, len(vocab))
+                    if tid == len(df):
+                        df.append(0)
+                    ids.add(tid)
+                    if (base, tid) not in alt_seen:
+                        alt_seen.add((base, tid))
+                        alt_k.append(base)
+                        alt_v.append(tid)
+                        alt_label.append(codes(label))
+                    has_alt.add(n_idx)
                 for tid in ids:
                     df[tid] += 1
                     single_k.append(tid)
@@ -381,9 +486,9 @@ class WatchlistIndex:
         self.df = _np(df, np.int32)
         self.idf = np.log(1.0 + n_names / np.maximum(self.df, 1)).astype(np.float32)
         self.max_idf = float(math.log(1.0 + n_names))
-        patronymic = np.fromiter((len(t) > 6 and t.endswith(PATRONYMIC_ENDINGS) for t in self.vocab_list),
-                                 dtype=bool, count=len(self.vocab_list))
-        self.tok_weight = np.where(patronymic, self.idf * 0.25, self.idf).astype(np.float64)
+        self.tok_weight = np.fromiter((_token_weight(t, float(w)) for t, w in zip(self.vocab_list, self.idf.tolist(),
+                                                                                   strict=True)),
+                                      np.float64, count=len(self.vocab_list))
         self.common_df = common_df if common_df is not None else max(200, n_names // 500)
         self.name_entry = _np(name_entry, np.int32)
         self.name_weak = _np(name_weak, np.int8).astype(bool)
@@ -427,10 +532,19 @@ class WatchlistIndex:
         self.vocab_len = np.fromiter((len(t) for t in self.vocab_list), np.int16, count=len(self.vocab_list))
         self.fuzzy = _Csr(_np(fuzzy_k, np.int64), _np(fuzzy_v, np.int32))
         self.sounds = _Csr(self.vocab_phon[self.vocab_phon != 0], _np(phon_v, np.int32)[self.vocab_phon != 0])
+        self.alternates = _Csr(_np(alt_k, np.int64), _np(alt_v, np.int32))
+        self.alternate_labels = _Csr(_np(alt_k, np.int64), _np(alt_label, np.int32))
+        self.name_has_alt = np.zeros(len(self.name_entry), bool)
+        self.name_has_alt[list(has_alt)] = True
+        del alt_k, alt_v, alt_label, alt_seen, has_alt
+        # Consonant skeletons, for travellers whose name was written without vowels (Arabic, Hebrew).
+        self.vocab_skel = np.fromiter((_skel_key(t) for t in self.vocab_list), np.int64, count=len(self.vocab_list))
+        has_skel = self.vocab_skel != 0
+        self.skeletons = _Csr(self.vocab_skel[has_skel], np.flatnonzero(has_skel).astype(np.int32))
         del fuzzy_k, fuzzy_v, phon_v
         self._token_cache: dict[str, _QueryToken] = {}
         self._name_cache: dict[int, tuple[tuple[int, ...], str]] = {}
-        self._match_cache: dict[tuple[tuple[str, ...], float | None], _NameMatches] = {}
+        self._match_cache: dict[tuple[tuple[str, ...], float | None, bool], _NameMatches] = {}
         self._entry_cache: dict[int, WatchlistEntry] = {}
         self._posting_cache: tuple[dict[int, list[int]], dict[int, list[int]]] = ({}, {})
         self._posting_cached = 0  # values held by the posting cache
@@ -521,7 +635,8 @@ class WatchlistIndex:
         if with_names:
             first, last = self.entry_name_off[e_idx:e_idx + 2].tolist()
             names = [NameVariant.model_construct(name=self._name_text[i], kind=code[k] or "primary", quality=None)
-                     for i, k in zip(range(first, last), self.name_kind[first:last].tolist(), strict=True)]
+                     for i, k in zip(range(first, last), self.name_kind[first:last].tolist(), strict=True)
+                     if not (code[k] or "").startswith(TRANSLIT_KIND)]  # forms the index made, not the list's
         return WatchlistEntry.model_construct(
             id=self._entry_ids[e_idx], list=str(code[int(self.entry_list[e_idx])]),
             category=_CATEGORIES[int(self.entry_cat[e_idx])], names=names, dates_of_birth=dobs,
@@ -544,11 +659,11 @@ class WatchlistIndex:
     # ----------------------------------------------------------------------------------- query side
 
     def weight(self, token: str) -> float:
-        """IDF of a token; patronymics (-OVICH, -EVNA ...) count a quarter, as passports often omit them."""
+        """IDF of a token, lightened for patronymics, particles and initials (`_token_weight`)."""
         tid = self.vocab.get(token)
         if tid is not None:
             return float(self.tok_weight[tid])
-        return self.max_idf * 0.25 if token.endswith(PATRONYMIC_ENDINGS) and len(token) > 6 else self.max_idf
+        return _token_weight(token, self.max_idf)
 
     def phonetic(self, token: str) -> str:
         return jellyfish.metaphone(token)
@@ -564,10 +679,42 @@ class WatchlistIndex:
             cached = self._token_cache[token] = self._query_token(token)
         return cached
 
+    def _infos(self, tokens: Sequence[str], vowelless: bool) -> list[_QueryToken]:
+        known = self._token_cache.get  # the usual token is known: no method call
+        if not vowelless:
+            return [known(t) or self._token(t) for t in tokens]
+        return [known("\x01" + t) or self._vowelless_token(t) for t in tokens]
+
+    def _vowelless_token(self, token: str) -> _QueryToken:
+        """A token of a name written without vowels (MHMD from Arabic): it also reaches the listed
+        tokens with its consonant skeleton (MOHAMMED, MUHAMMAD), which it is then scored against."""
+        plain = self._token(token)
+        key = _skel_key(token)
+        if key and len(token) > 1:
+            same = self.skeletons.get(key)[:_SOUND_CAP].tolist()
+            seen = {p[3] for p in plain.singles if p[2] == 0} | {tid for tid, _ in plain.commons}
+            singles, commons = list(plain.singles), list(plain.commons)
+            for tid in same:
+                if tid in seen:
+                    continue
+                if self.df[tid] > self.common_df:
+                    commons.append((tid, SKELETON_SIMILARITY))
+                else:
+                    singles.append((int(self.df[tid]), float(self.idf[tid]) * SKELETON_SIMILARITY, 0, tid))
+            best = max([plain.best] + [float(self.idf[t]) for t in same])
+            plain = _QueryToken(plain.phon, plain.weight, best, tuple(singles), tuple(commons)[:12], plain.related, key)
+        if len(self._token_cache) >= _CACHE_SIZE:
+            self._token_cache.clear()
+        self._token_cache["\x01" + token] = plain
+        return plain
+
     def _query_token(self, token: str) -> _QueryToken:
         """Everything `candidates` needs from one token alone, so a repeated token costs a dict lookup."""
+        if len(token) == 1:  # an initial: scored against names with that first letter, never a way in
+            return _QueryToken(0, INITIAL_WEIGHT, INITIAL_WEIGHT, (), ())
         phon = _phon_key(token)
-        variants = self._variants(token, phon)
+        related = related_names(token)
+        variants = self._variants(token, phon, related)
         joined_df = self._joined_count(_h(token))  # listed names holding the token as two joined neighbours
         idf, df, common_df = self.idf, self.df, self.common_df
         weights = [float(idf[tid]) for tid, _ in variants] + ([self._joined_idf(joined_df)] if joined_df else [])
@@ -580,8 +727,11 @@ class WatchlistIndex:
                 singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
         if 0 < joined_df <= common_df:  # the traveller joined what the list writes apart
             singles.append((joined_df, self._joined_idf(joined_df), 1, _h(token)))
-        return _QueryToken(phon, self.weight(token), max(weights, default=self.max_idf), tuple(singles),
-                           tuple(commons))
+        weight = self.weight(token)
+        best = max(weights, default=self.max_idf)
+        if is_particle(token):
+            best = weight
+        return _QueryToken(phon, weight, best, tuple(singles), tuple(commons), related)
 
     def _joined_count(self, key: int) -> int:
         return self.joined.count(key) if key in self._joined_filter else 0
@@ -603,12 +753,18 @@ class WatchlistIndex:
             cached = self._token_cache[key] = _QueryToken(0, 0.0, 0.0, tuple(probes), ())
         return cached.singles
 
-    def _variants(self, token: str, phon: int | None = None) -> list[tuple[int, float]]:
-        """Vocabulary ids close to a query token (exact, one edit apart, or same Metaphone), best first."""
+    def _variants(self, token: str, phon: int | None = None,
+                  related: frozenset[str] = frozenset()) -> list[tuple[int, float]]:
+        """Vocabulary ids close to a query token (exact, one edit apart, same Metaphone, or the same name
+        or its nickname or formal name), best first."""
         found: dict[int, float] = {}
         exact = self.vocab.get(token)
         if exact is not None:
             found[exact] = 1.0
+        for name in related:
+            tid = self.vocab.get(name)
+            if tid is not None:
+                found.setdefault(tid, SYMBOL_SIMILARITY)
         probes = [_h(d) for d in [token, *_deletes(token)]]
         if phon is None:
             phon = _phon_key(token)
@@ -618,30 +774,32 @@ class WatchlistIndex:
             if len(same_sound) > _SOUND_CAP:  # a common sound: only tokens of about the same length
                 same_sound = same_sound[np.abs(self.vocab_len[same_sound] - len(token)) <= 1][:_SOUND_CAP]
             close += same_sound.tolist()
-        others = [tid for tid in set(close) if tid not in found]
+        others = [tid for tid in set(close) if tid not in found or found[tid] < 1.0]
         if len(others) > 8:  # one C call for the edit distances, one numpy comparison for the sounds
             sims = process.cdist([token], [self.vocab_list[t] for t in others], scorer=Indel.normalized_similarity,
                                  score_cutoff=TOKEN_FLOOR, dtype=np.float64)[0]
             if phon:
                 sims = np.where(sims > 0.0, sims, np.where(self.vocab_phon[others] == phon, PHONETIC_SIMILARITY, 0.0))
-            found.update((t, s) for t, s in zip(others, sims.tolist(), strict=True) if s > 0.0)
+            for t, sim in zip(others, sims.tolist(), strict=True):
+                if sim > found.get(t, 0.0):
+                    found[t] = sim
         else:
             for tid in others:
                 sim = Indel.normalized_similarity(token, self.vocab_list[tid], score_cutoff=TOKEN_FLOOR)
                 if not sim:
                     sim = PHONETIC_SIMILARITY if phon and int(self.vocab_phon[tid]) == phon else 0.0
-                if sim > 0.0:
+                if sim > found.get(tid, 0.0):
                     found[tid] = sim
         return sorted(found.items(), key=lambda kv: -kv[1])[:6]
 
-    def candidates(self, tokens: tuple[str, ...], min_coverage: float = 0.4) -> list[int]:
+    def candidates(self, tokens: tuple[str, ...], min_coverage: float = 0.4, vowelless: bool = False) -> list[int]:
         """Name ids worth scoring precisely, best first (at most max_candidates).
 
         A name is kept only if the query tokens it shares carry at least `min_coverage` of the
         query's total IDF weight: sharing only MOHAMMED with a traveller is not a reason to look.
         """
         known = self._token_cache.get  # the usual token is known: no method call
-        infos = [known(t) or self._token(t) for t in tokens]
+        infos = self._infos(tokens, vowelless)
         idf, common_df = self.idf, self.common_df
         query_weight = sum(info.best for info in infos) or 1.0
         singles: list[_Probe] = []
@@ -775,85 +933,227 @@ class WatchlistIndex:
         return found
 
     def name_scores(self, tokens: tuple[str, ...], names: Sequence[int], floor: float = 0.0,
-                    token_ids: Sequence[Sequence[int]] | None = None) -> list[float]:
+                    token_ids: Sequence[Sequence[int]] | None = None, vowelless: bool = False) -> list[float]:
         """`scoring.name_similarity` of the query against many listed names, vectorised.
 
         One `cdist` call compares every query token with every distinct candidate token; Metaphone
-        agreement is a comparison of precomputed keys; only the one-to-one alignment is Python, and
-        it is skipped (score 0.0) for a name whose upper bound (each token's best counterpart,
-        ignoring the one-to-one constraint) is below `floor`.
+        agreement is a comparison of precomputed keys, initials and nicknames are patched in;
+        only the one-to-one alignment is Python, and it is skipped (score 0.0) for a name whose
+        upper bound (each token's best counterpart, ignoring the one-to-one constraint) is below
+        `floor`.
         """
         if not tokens or not names:
             return [0.0] * len(names)
         per_name = list(token_ids) if token_ids is not None else [self.name_token_ids(n) for n in names]
         uniq = sorted({t for ids in per_name for t in ids})
         col = {t: c for c, t in enumerate(uniq)}
-        strings = [self.vocab_list[t] for t in uniq]
-        sims = process.cdist(tokens, strings, scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
-                             dtype=np.float64)
-        known = self._token_cache.get
-        infos = [known(t) or self._token(t) for t in tokens]
-        uniq_arr = np.asarray(uniq, np.int64)
-        u_phon: list[int] = self.vocab_phon[uniq_arr].tolist()
-        matrix: list[list[float]] = sims.tolist()
-        for info, row in zip(infos, matrix, strict=True):  # sound alike where spelled apart
-            if info.phon:
-                for c, value in enumerate(row):
-                    if value == 0.0 and u_phon[c] == info.phon:
-                        row[c] = PHONETIC_SIMILARITY
-        q_w = [i.weight for i in infos]
-        q_total = sum(q_w)
-        u_w: list[float] = self.tok_weight[uniq_arr].tolist()
-        q_joined = "".join(tokens)
-        q_sorted = "".join(sorted(tokens))
-        n_q = len(tokens)
+        matrix = self._token_matrix(tokens, uniq, vowelless)
+        q_w = [info.weight for info in self._infos(tokens, vowelless)]
+        u_w: list[float] = self.tok_weight[np.asarray(uniq, np.int64)].tolist()
         out: list[float] = []
-        hopeless = self._hopeless(np.asarray(matrix), per_name, col, np.asarray(q_w), q_total, floor) \
+        hopeless = self._hopeless(np.asarray(matrix), per_name, col, np.asarray(q_w), floor) \
             if floor > 0.0 and len(names) > 12 else None
+        if hopeless is not None:  # joined or split words may still reach the floor
+            joined = self._joined_scores(tokens, per_name)
+            hopeless = [h and j < floor for h, j in zip(hopeless, joined, strict=True)]
         for k, ids in enumerate(per_name):
             if hopeless is not None and hopeless[k]:
                 out.append(0.0)
                 continue
             cols = [col[t] for t in ids]
-            pairs = [(row[c], i, j) for i, row in enumerate(matrix) for j, c in enumerate(cols) if row[c]]
-            pairs.sort(reverse=True)
-            q_sim = [0.0] * n_q
-            l_sim = [0.0] * len(cols)
-            for s, i, j in pairs:
-                if q_sim[i] == 0.0 and l_sim[j] == 0.0:
-                    q_sim[i] = s
-                    l_sim[j] = s
-            l_w = [u_w[c] for c in cols]
-            q_side = sum(map(mul, q_w, q_sim)) / q_total
-            l_side = sum(map(mul, l_w, l_sim)) / sum(l_w)
-            aligned = 0.7 * min(q_side, l_side) + 0.3 * max(q_side, l_side)
-            if n_q != len(cols):  # joined or split tokens: compare the space-less forms
-                listed = [self.vocab_list[t] for t in ids]
-                joined = max(Indel.normalized_similarity(q_joined, "".join(listed)),
-                             Indel.normalized_similarity(q_sorted, "".join(sorted(listed))))
-                aligned = max(aligned, joined - 0.03)
+            aligned, links = align([[row[c] for c in cols] for row in matrix], q_w, [u_w[c] for c in cols])
+            if len(tokens) != len(cols) or -1 in links:  # joined or split words: compare the space-less forms
+                aligned = max(aligned, joined_similarity(tokens, [self.vocab_list[t] for t in ids]))
             out.append(aligned)
         return out
 
+    def _joined_scores(self, tokens: tuple[str, ...], per_name: Sequence[Sequence[int]]) -> list[float]:
+        """`scoring.joined_similarity` of the query with every candidate, in two C calls."""
+        vocab = self.vocab_list
+        written = ["".join([vocab[t] for t in ids]) for ids in per_name]
+        ordered = ["".join(sorted([vocab[t] for t in ids])) for ids in per_name]
+        as_written, in_order, last_first = joined_orders(tokens)
+        a = process.cdist([as_written, last_first], written, scorer=Indel.normalized_similarity, dtype=np.float64)
+        b = process.cdist([in_order], ordered, scorer=Indel.normalized_similarity, dtype=np.float64)[0]
+        result: list[float] = (np.maximum(a.max(axis=0), b) - JOINED_PENALTY).tolist()
+        return result
+
+    def _token_matrix(self, tokens: Sequence[str], uniq: Sequence[int], vowelless: bool = False) -> list[list[float]]:
+        """`scoring.token_similarity` of every query token (rows) with every listed token id (columns):
+        one `cdist` for the spellings, the other rules patched in with numpy where they can be."""
+        strings = [self.vocab_list[t] for t in uniq]
+        sims = process.cdist(tokens, strings, scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
+                             dtype=np.float64)
+        infos = self._infos(tokens, vowelless)
+        uniq_arr = np.asarray(uniq, np.int64)
+        lengths = self.vocab_len[uniq_arr]
+        q_len = np.fromiter(map(len, tokens), np.int64, count=len(tokens))
+        short_q = q_len <= SHORT_TOKEN
+        if short_q.any():
+            sims = self._short_penalty(sims, short_q, lengths <= SHORT_TOKEN)
+        self._transpositions(tokens, strings, sims, q_len, lengths)
+        if len(self.alternates.keys):  # a listed word's other tables' spellings count as the word
+            alts, owner = self.alternates.gather(uniq)
+            if len(alts):
+                alt_sims = process.cdist(tokens, [self.vocab_list[t] for t in alts.tolist()],
+                                         scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
+                                         dtype=np.float64)
+                if short_q.any():
+                    alt_sims = self._short_penalty(alt_sims, short_q, self.vocab_len[alts] <= SHORT_TOKEN)
+                np.maximum.at(sims, (np.arange(len(tokens))[:, None], owner[None, :]), alt_sims)
+        q_phon = np.fromiter((i.phon for i in infos), np.int64, count=len(infos))
+        sounds = (sims == 0.0) & (self.vocab_phon[uniq_arr][None, :] == q_phon[:, None]) & (q_phon[:, None] != 0)
+        if sounds.any():  # sound alike where spelled apart
+            sims[sounds] = PHONETIC_SIMILARITY
+        col_of: dict[str, int] | None = None
+        for i, info in enumerate(infos):
+            if info.related:  # a nickname and the formal name
+                if col_of is None:
+                    col_of = {text: c for c, text in enumerate(strings)}
+                cols = [c for name in info.related if (c := col_of.get(name)) is not None]
+                if cols:
+                    sims[i, cols] = np.maximum(sims[i, cols], SYMBOL_SIMILARITY)
+        matrix: list[list[float]] = sims.tolist()
+        initials = np.flatnonzero(lengths == 1).tolist()
+        for token, info, row in zip(tokens, infos, matrix, strict=True):
+            if len(token) == 1:  # an initial meets names with that first letter
+                for c, text in enumerate(strings):
+                    row[c] = 1.0 if text == token else INITIAL_SIMILARITY if text[0] == token else 0.0
+                continue
+            for c in initials:
+                row[c] = INITIAL_SIMILARITY if strings[c] == token[0] else 0.0
+            if info.skeleton:  # written without vowels: the consonants decide
+                mine = folded_skeleton(token)
+                u_skel: list[int] = self.vocab_skel[uniq_arr].tolist()
+                for c, value in enumerate(row):
+                    if value < SKELETON_SIMILARITY:
+                        if u_skel[c] == info.skeleton:
+                            row[c] = SKELETON_SIMILARITY
+                        elif u_skel[c] and len(mine) > 2:
+                            close = Indel.normalized_similarity(mine, folded_skeleton(strings[c]), score_cutoff=0.8)
+                            row[c] = max(value, close * SKELETON_SIMILARITY)
+        return matrix
+
+    def explain_name(self, traveller: PreparedTraveller, tokens: tuple[str, ...], n_idx: int,
+                     vowelless: bool = False) -> str:
+        """The name line of a hit: the name as sent, the listed name, and per token the rule that
+        linked it (or that it is missing), so an officer can check every step."""
+        ids = self.name_token_ids(n_idx)
+        listed = [self.vocab_list[t] for t in ids]
+        matrix = self._token_matrix(tokens, ids, vowelless)
+        q_w = [self.weight(t) for t in tokens]
+        l_w: list[float] = self.tok_weight[np.asarray(ids, np.int64)].tolist()
+        aligned, links = align(matrix, q_w, l_w)
+        typed = {read_digits(t) for t in name_tokens(traveller.name, keep_stop_tokens=True) if has_typed_digits(t)} \
+            if traveller.name else set()
+        sent = traveller.name or " ".join(tokens)
+        head = f"'{sent}'"
+        if tokens != traveller.tokens:
+            head += f" read as '{' '.join(tokens)}' (another romanisation)"
+        head += f" vs listed '{self._name_text[n_idx]}'"
+        kind = self._codes[int(self.name_kind[n_idx])] or ""
+        if kind.startswith(TRANSLIT_KIND):
+            original = next((self._name_text[i] for i in range(n_idx - 1, -1, -1)
+                             if not (self._codes[int(self.name_kind[i])] or "").startswith(TRANSLIT_KIND)), "")
+            head += f" ({kind.removeprefix(TRANSLIT_KIND)} form of '{original}')"
+        if (len(tokens) != len(listed) or -1 in links) and joined_similarity(tokens, listed) > aligned:
+            return f"{head}: words joined or split ({''.join(tokens)} ~ {''.join(listed)})"
+        parts = []
+        for i, token in enumerate(tokens):
+            j = links[i]
+            if j < 0:
+                parts.append(f"{token} not on the entry")
+                continue
+            rule = self._link_rule(token, listed[j], matrix[i][j], token in typed, vowelless) \
+                if not (respelt := self._respelling(token, ids[j], matrix[i][j])) else respelt
+            parts.append(f"{token}={listed[j]} {rule}")
+        last = len(listed) - 1
+        for j, token in enumerate(listed):
+            if j not in links:
+                parts.append(f"listed {token} not given" + (" (a middle name: costs little)" if 0 < j < last else ""))
+        return f"{head}: " + "; ".join(parts)
+
+    def _respelling(self, token: str, tid: int, value: float) -> str:
+        """The rule naming a link made through another table's spelling of a listed word, or ''."""
+        if value <= edit_similarity(token, self.vocab_list[tid]):
+            return ""
+        alts = self.alternates.get(tid).tolist()
+        labels = self.alternate_labels.get(tid).tolist()
+        for alt, label in zip(alts, labels, strict=True):
+            if edit_similarity(token, self.vocab_list[alt]) >= value:
+                spelled = self.vocab_list[alt]
+                how = "exact" if spelled == token else f"edit similarity {value:.2f}"
+                return f"(transliteration: {self._codes[label]} writes {spelled}, {how})"
+        return ""
+
+    @staticmethod
+    def _link_rule(token: str, listed: str, value: float, typed_digits: bool, vowelless: bool) -> str:
+        particle = ", particle: weighs little" if is_particle(token) else ""
+        if token == listed:
+            return f"(OCR: digits read as letters{particle})" if typed_digits else f"(exact{particle})"
+        if len(token) == 1 or len(listed) == 1:
+            return "(initial)"
+        edit = Indel.normalized_similarity(token, listed)
+        if vowelless and value <= SKELETON_SIMILARITY and edit < value and folded_skeleton(token) and \
+                Indel.normalized_similarity(folded_skeleton(token), folded_skeleton(listed)) >= 0.8:
+            return "(consonant skeleton: the name was written without vowels)"
+        if value == SYMBOL_SIMILARITY and edit < SYMBOL_SIMILARITY:
+            return "(nickname or short form: nicknames table)"
+        if value == PHONETIC_SIMILARITY and edit < TOKEN_FLOOR:
+            return "(phonetic: same Metaphone key)"
+        if value == TRANSPOSED_SIMILARITY and is_transposition(token, listed):
+            return "(two neighbouring letters swapped)"
+        return f"(spelling: edit similarity {edit:.2f}" + (", OCR digits read as letters" if typed_digits else "") + ")"
+
+    @staticmethod
+    def _short_penalty(sims: FloatArray, short_q: npt.NDArray[np.bool_], short_l: npt.NDArray[np.bool_]) -> FloatArray:
+        """`scoring.token_similarity`'s lesser credit for an edit between two short words, on a matrix."""
+        sims = np.where(short_q[:, None] & short_l[None, :] & (sims < 1.0) & (sims > 0.0),
+                        sims - SHORT_EDIT_PENALTY, sims)
+        sims[sims < TOKEN_FLOOR] = 0.0
+        return sims
+
+    @staticmethod
+    def _transpositions(tokens: Sequence[str], strings: Sequence[str], sims: FloatArray,
+                        q_len: IntArray, lengths: npt.NDArray[np.int16]) -> None:
+        """Raise to `scoring.TRANSPOSED_SIMILARITY` the pairs that differ by two swapped neighbours
+        (checked only where the letters nearly agree: equal lengths, an edit similarity below it)."""
+        maybe = (q_len[:, None] == lengths[None, :]) & (q_len[:, None] >= 4) & (sims > 0.0) & \
+            (sims < TRANSPOSED_SIMILARITY)
+        if maybe.any():
+            for i, c in np.argwhere(maybe).tolist():
+                if is_transposition(tokens[i], strings[c]):
+                    sims[i, c] = TRANSPOSED_SIMILARITY
+
+    def alternates_of(self, token: str) -> list[str]:
+        """Other tables' spellings of a listed word that came from a non-Latin name (IURII for YURIY)."""
+        tid = self.vocab.get(token)
+        if tid is None:
+            return []
+        return [self.vocab_list[t] for t in self.alternates.get(tid).tolist()]
+
     def _hopeless(self, sims: FloatArray, per_name: Sequence[Sequence[int]], col: dict[int, int], q_w: FloatArray,
-                  q_total: float, floor: float) -> list[bool]:
+                  floor: float) -> list[bool]:
         """Names whose alignment cannot reach `floor`, for all candidates in a few numpy calls.
 
-        Upper bound: every token takes its best counterpart, ignoring the one-to-one constraint.
-        Names with another token count than the query are never hopeless (joined forms)."""
+        Upper bound: every token takes its best counterpart, ignoring the one-to-one constraint, and
+        every missing token costs only what a missing middle token costs (joined words: the caller)."""
         width = max(len(ids) for ids in per_name)
         cols = np.full((len(per_name), width), -1, np.int64)
         for k, ids in enumerate(per_name):
             cols[k, :len(ids)] = [col[t] for t in ids]
         padded = np.concatenate([sims, np.zeros((sims.shape[0], 1))], axis=1)  # column -1 is the pad
         cube = padded[:, cols]  # query token x name x name token
-        q_up = (cube.max(axis=2).T @ q_w) / q_total
+        q_best = cube.max(axis=2).T  # name x query token
+        q_den = np.where(q_best > 0, q_w, q_w * TRAVELLER_MISSING_INNER).sum(axis=1)
+        q_up = np.minimum(1.0, (q_best @ q_w) / q_den)
         uniq_w = np.append(self.tok_weight[sorted(col, key=col.__getitem__)], 0.0)
         l_w = uniq_w[cols]
-        l_up = (cube.max(axis=0) * l_w).sum(axis=1) / l_w.sum(axis=1)
+        l_best = cube.max(axis=0)
+        l_den = np.where(l_best > 0, l_w, l_w * LISTED_MISSING_INNER).sum(axis=1)
+        l_up = np.minimum(1.0, (l_best * l_w).sum(axis=1) / l_den)
         bound = 0.7 * np.minimum(q_up, l_up) + 0.3 * np.maximum(q_up, l_up)
-        same_len = (cols >= 0).sum(axis=1) == sims.shape[0]
-        result: list[bool] = ((bound < floor) & same_len).tolist()
+        result: list[bool] = (bound < floor).tolist()
         return result
 
     def prepare(self, query: ScreeningQuery) -> PreparedTraveller:
@@ -864,7 +1164,18 @@ class WatchlistIndex:
         """Hits for one traveller, best first. With `threshold=None`, every scored candidate is
         returned (used for ranking metrics); otherwise only hits at or above it."""
         traveller = query if isinstance(query, PreparedTraveller) else prepare_traveller(query)
-        best, viable = self._name_matches(traveller.tokens, threshold) if traveller.tokens else _NO_MATCHES
+        forms = (traveller.tokens, *traveller.forms) if traveller.tokens else ()
+        best: dict[int, tuple[float, int]] = {}
+        form_of: dict[int, int] = {}  # entry -> which of the traveller's written forms met it best
+        viable = False
+        vowelless = traveller.vowelless
+        for f, tokens in enumerate(forms):
+            found, may = self._name_matches(tokens, threshold, vowelless)
+            viable = viable or may
+            for e_idx, (sim, n_idx) in found.items():
+                if e_idx not in best or sim > best[e_idx][0]:
+                    best[e_idx] = (sim, n_idx)
+                    form_of[e_idx] = f
         doc_entries = self._document_entries(traveller.document, traveller.document_ocr)
         if not viable and not doc_entries:
             return []
@@ -881,15 +1192,20 @@ class WatchlistIndex:
             score, lines = score_features(traveller, entry, round(sim, 4), matched, weak)
             limit_score = threshold if threshold is not None else 0.0
             if score >= limit_score and lines:
+                if n_idx >= 0 and lines[0].feature == "name":  # explained for hits only: it costs an alignment
+                    detail = self.explain_name(traveller, forms[form_of.get(e_idx, 0)], n_idx, vowelless)
+                    lines[0] = lines[0].model_copy(update={"detail": detail})
                 hits.append(_hit(traveller.traveller_id, entry, score, threshold or 0.0, matched, lines))
         hits.sort(key=lambda h: -h.score)
         return hits[:limit]
 
     def may_hit(self, tokens: tuple[str, ...], threshold: float,
-                document_keys: Iterable[tuple[str | None, str | None]]) -> bool:
-        """Whether `screen(..., threshold)` can return anything for these tokens and any of these
-        (exact, OCR-folded) document keys; False is certain, so the caller may skip screening."""
-        if tokens and self._name_matches(tokens, threshold)[1]:
+                document_keys: Iterable[tuple[str | None, str | None]],
+                forms: Sequence[tuple[str, ...]] = (), vowelless: bool = False) -> bool:
+        """Whether `screen(..., threshold)` can return anything for these tokens (or other written forms
+        of the name) and any of these (exact, OCR-folded) document keys; False is certain, so the caller
+        may skip screening."""
+        if tokens and any(self._name_matches(t, threshold, vowelless)[1] for t in (tokens, *forms)):
             return True
         known = self._doc_filter
         for doc, ocr in document_keys:
@@ -897,18 +1213,19 @@ class WatchlistIndex:
                 return True
         return False
 
-    def _name_matches(self, tokens: tuple[str, ...], threshold: float | None) -> _NameMatches:
+    def _name_matches(self, tokens: tuple[str, ...], threshold: float | None,
+                      vowelless: bool = False) -> _NameMatches:
         """Best listed name per entry for these tokens, and whether any may reach the threshold.
 
         Depends on the tokens alone, so it is remembered (bounded): names recur in traffic (the
         same traveller on a resent or updated manifest, the same family on one flight)."""
         cache = self._match_cache
-        key = (tokens, threshold)
+        key = (tokens, threshold, vowelless)
         found = cache.get(key)
         if found is None:
             if len(cache) >= _MATCH_CACHE_SIZE:
                 cache.clear()
-            best = self._best_names(tokens, threshold)
+            best = self._best_names(tokens, threshold, vowelless)
             if not best:
                 found = _NO_MATCHES
             else:
@@ -917,21 +1234,26 @@ class WatchlistIndex:
             cache[key] = found
         return found
 
-    def _best_names(self, tokens: tuple[str, ...], threshold: float | None) -> dict[int, tuple[float, int]]:
+    def _best_names(self, tokens: tuple[str, ...], threshold: float | None,
+                    vowelless: bool = False) -> dict[int, tuple[float, int]]:
         best: dict[int, tuple[float, int]] = {}
-        cands = self.candidates(tokens)
+        cands = self.candidates(tokens, vowelless=vowelless)
         if not cands:
             return best
         known = self._name_keys(cands)
         ids = [k[0] for k in known]
-        if len(cands) > 4:  # one C call to drop the hopeless before the careful comparison
+        if len(cands) > 4 and not vowelless and min(map(len, tokens)) > 1:
+            # One C call to drop the hopeless before the careful comparison; not for links that
+            # letters do not show (a name without vowels, initials, a listed word's other spellings).
             keys = [k[1] for k in known]
-            kept = process.extract(" ".join(tokens), keys, scorer=fuzz.token_sort_ratio,
-                                   processor=None, score_cutoff=PREFILTER_RATIO, limit=None)
-            cands = [cands[i] for _, _, i in kept]
-            ids = [ids[i] for _, _, i in kept]
+            kept = {i for _, _, i in process.extract(" ".join(tokens), keys, scorer=fuzz.token_sort_ratio,
+                                                     processor=None, score_cutoff=PREFILTER_RATIO, limit=None)}
+            respelt = self.name_has_alt[np.asarray(cands, np.int64)].tolist()
+            keep = [i for i in range(len(cands)) if i in kept or respelt[i]]
+            cands = [cands[i] for i in keep]
+            ids = [ids[i] for i in keep]
         floor = self.prefilter if threshold is None else max(self.prefilter, threshold - MAX_NON_DOCUMENT_BONUS)
-        for n_idx, sim in zip(cands, self.name_scores(tokens, cands, floor, ids), strict=True):
+        for n_idx, sim in zip(cands, self.name_scores(tokens, cands, floor, ids, vowelless), strict=True):
             if sim < self.prefilter:
                 continue
             e_idx = int(self.name_entry[n_idx])
@@ -976,5 +1298,27 @@ def prepare_traveller(query: ScreeningQuery) -> PreparedTraveller:
         traveller_id=query.id, tokens=name_tokens(name) if name else (),
         dob=prepare_dob(query.date_of_birth), nationality=prepare_country(query.nationality),
         gender=prepare_gender(query.gender), document=doc, document_ocr=doc_ocr,
-        document_country=prepare_country(query.document_country))
+        document_country=prepare_country(query.document_country), name=name or "",
+        forms=other_forms(name) if name else (), vowelless=bool(name) and is_vowelless(name))
+
+
+def is_vowelless(name: str) -> bool:
+    """Whether a name is written in a script that leaves short vowels out (Arabic, Hebrew)."""
+    return not name.isascii() and script_of(name) in ("Arabic", "Hebrew")
+
+
+@lru_cache(maxsize=1 << 12)
+def other_forms(name: str) -> tuple[tuple[str, ...], ...]:
+    """Token tuples of the other Latin forms of a traveller's name written in another script (a
+    Latin name has none): each is screened and the best kept, as a passport and a list may have
+    romanised it by different tables."""
+    if name.isascii():
+        return ()
+    first = name_tokens(name)
+    forms: dict[tuple[str, ...], None] = {}
+    for text, _ in latin_forms(name):
+        tokens = name_tokens(text)
+        if tokens and tokens != first:
+            forms[tokens] = None
+    return tuple(forms)
 

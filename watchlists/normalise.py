@@ -8,10 +8,13 @@ index also joins neighbouring tokens, so both meet); Hangul is romanised with an
 Romanisation) the same way; every
 other script (Arabic, Persian, Cyrillic, Greek, Hebrew, Devanagari, Thai, kana, accented Latin)
 goes through anyascii. Honorifics come off with rigour (OpenSanctions' maintained list) plus a
-short list of titles common on sanctions lists; particles (AL, BIN, VAN, DE ...) are dropped
-because lists attach, detach and omit them at random. MRZ filler `<` is a separator and
-FNU/LNU ("first/last name unknown") are placeholders, not names. Order is not kept meaningful:
-matching compares token multisets.
+short list of titles common on sanctions lists. Particles (AL, BIN, VAN, DE ...) and initials stay:
+they are part of the name as sent (NGUYEN VAN AN has no particle to lose), and the matcher gives
+them little weight instead, because lists attach, detach and omit them at random. A token repeated
+in one name counts once. Digits inside a word are read as the letters they are typed or scanned
+for (M0HAMMED, 5ERGEI). MRZ filler `<` is a separator and FNU/LNU ("first/last name unknown") are
+placeholders, not names. Order is kept (the matcher reads the first and last tokens as the
+personal and family names) but matching does not depend on it.
 """
 
 from __future__ import annotations
@@ -102,11 +105,12 @@ def to_ascii(text: str) -> str:
 
 @lru_cache(maxsize=NAME_CACHE_SIZE)
 def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]:
-    """Upper-case ASCII tokens of a name, without titles, particles, placeholders or initials.
+    """Upper-case ASCII tokens of a name in written order, without titles or placeholders, each once.
 
-    Falls back to keeping them when nothing else is left, so "AL" alone still means something.
-    Memoised (bounded LRU): the same names come back for every manifest, and transliteration and
-    the honorific regex cost tens of microseconds. The result is a tuple, so callers cannot alter it.
+    Particles and initials are kept (the matcher weighs them lightly); titles are dropped unless
+    nothing else is left. Memoised (bounded LRU): the same names come back for every manifest, and
+    transliteration and the honorific regex cost tens of microseconds. A tuple, so callers cannot
+    alter the cache.
     """
     text = _drop_honorifics(text.replace("<", " "))
     ascii_text = to_ascii(text)
@@ -116,8 +120,38 @@ def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]
     raw = [t for t in _NON_ALNUM.split(ascii_text) if t]
     if keep_stop_tokens:
         return tuple(raw)
-    tokens = tuple(t for t in raw if len(t) > 1 and t not in STOP_TOKENS)
-    return tokens or tuple(t for t in raw if t not in PLACEHOLDERS)
+    raw = [read_digits(t) if not t.isalpha() else t for t in raw]
+    tokens = [t for t in raw if t not in TITLES and t not in PLACEHOLDERS]
+    if not tokens:
+        tokens = [t for t in raw if t not in PLACEHOLDERS]
+    return tuple(dict.fromkeys(tokens))  # a repeated token counts once (MOHAMMED MOHAMMED ALI)
+
+
+# Digits typed or scanned for the letters they look like, inside a word (M0HAMMED, 5ERGEI, ALEXE1).
+_DIGIT_LETTERS = str.maketrans("01358", "OIESB")
+
+
+def read_digits(token: str) -> str:
+    """A word mixing letters and digits with the digits read as letters; a number stays a number."""
+    if token.isdigit() or not any(c.isalpha() for c in token):
+        return token
+    return token.translate(_DIGIT_LETTERS)
+
+
+def has_typed_digits(token: str) -> bool:
+    """Whether a sent word mixes letters with digits that `name_tokens` reads as letters."""
+    return not token.isalpha() and any(c.isalpha() for c in token) and any(c in "01358" for c in token)
+
+
+def identity_tokens(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The tokens that identify a person for an officer's clearance: without particles and initials
+    (a clearance must not lapse because one manifest writes AL-RAWI and the next RAWI)."""
+    kept = tuple(t for t in tokens if len(t) > 1 and t not in PARTICLES)
+    return kept or tokens
+
+
+def is_particle(token: str) -> bool:
+    return token in PARTICLES
 
 
 def mrz_name(text: str) -> tuple[str, str]:

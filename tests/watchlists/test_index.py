@@ -11,6 +11,7 @@ from watchlists import WatchlistIndex
 from watchlists.normalise import name_tokens
 from watchlists.scoring import name_similarity
 from watchlists.screener import DEFAULT_THRESHOLD
+from watchlists.short_forms import related_names
 from watchlists.synthetic import synthetic_entries, synthetic_travellers
 
 
@@ -45,7 +46,8 @@ def test_vectorised_name_scores_equal_the_documented_similarity(index: Watchlist
         fast = index.name_scores(tokens, names)
         for n_idx, score in zip(names, fast, strict=True):
             listed = tuple(index.vocab_list[t] for t in index.name_token_ids(n_idx))
-            assert score == pytest.approx(name_similarity(tokens, listed, index.weight, index.phonetic), abs=1e-9)
+            assert score == pytest.approx(name_similarity(tokens, listed, index.weight, index.phonetic,
+                                                                  related_names, index.alternates_of), abs=1e-9)
             checked += 1
     assert checked > 100
 

@@ -54,7 +54,10 @@ def screener() -> Screener:
 
 def test_normalisation_handles_scripts_mrz_titles_and_particles() -> None:
     assert name_tokens("SIDOROV<<IVAN<PETROVICH") == ("SIDOROV", "IVAN", "PETROVICH")
-    assert name_tokens("Dr. Sheikh Abdul Rahman al-Zindani") == ("ABDUL", "RAHMAN", "ZINDANI")
+    assert name_tokens("Dr. Sheikh Abdul Rahman al-Zindani") == ("ABDUL", "RAHMAN", "AL", "ZINDANI")  # particle kept
+    assert name_tokens("Nguyen Van An") == ("NGUYEN", "VAN", "AN")
+    assert name_tokens("MOHAMMED MOHAMMED ALI") == ("MOHAMMED", "ALI")  # a repeated token counts once
+    assert name_tokens("M0HAMMED 5ERGEI J.") == ("MOHAMMED", "SERGEI", "J")  # typed digits, an initial
     assert name_tokens("FNU KARIMI") == ("KARIMI",)
     assert name_tokens("Иван Сидоров") == ("IVAN", "SIDOROV")
     assert name_tokens("李小龙") == ("LIXIAOLONG",)
