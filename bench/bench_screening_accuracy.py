@@ -1,176 +1,312 @@
-"""Accuracy of screening on the yente candidate-generation fixtures, against all real lists.
+"""Screening accuracy on development name pairs, side by side with nomenklatura's logic-v2.
 
-Strategy: load UN + OFAC + UK as the service would, screen every fixture row as a traveller would
-present it (name, date of birth, nationality), and report recall on the treated UN positives,
-false-positive rate on both negative sets, top-5 identity recall, mean rank and recall per
-script. The expected identity of a positive is the UN entry whose name equals the *untreated*
-row (plus UK entries quoting that UN reference). The brute-force baseline (rapidfuzz
-token_sort_ratio >= 85 over every list name, names only) runs in the same process, on a sample
-of the negatives because it costs ~40 ms a query.
+Strategy: `name_pairs.build_pairs` makes labelled pairs per category (missing names, initials,
+nicknames, transliteration, other scripts, ...) with hard negatives. Ours runs the real screening
+path: a `Screener` holding UN + OFAC + UK as the service loads them plus one "DEV" list holding
+every pair's listed side; a positive is found when the traveller's hits at the default threshold
+include its DEV entry, a negative is a false match when they do. logic-v2 (OpenSanctions'
+rule-based matcher, from the nomenklatura package) scores the same pairs as followthemoney
+`Person` entities carrying the same fields, at yente's default threshold 0.70 (nomenklatura itself
+sets none). Then the false-alert rate per traveller on the yente 50k + 50k negatives against
+UN + OFAC + UK + DEV (ours: every row; logic-v2: a sample, each scored against its top 10
+candidates by rapidfuzz token_set_ratio since it has no candidate generation of its own), and
+the older headline: recall on the treated UN positives and on their expected identities.
 
-Run: .venv/bin/python bench/bench_screening_accuracy.py [--negatives N] [--baseline-sample N]
+Run: .venv/bin/python bench/bench_screening_accuracy.py [--quick] [--show-misses CATEGORY]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import random
-import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from followthemoney import model
+from followthemoney.proxy import EntityProxy
 from rapidfuzz import fuzz, process, utils
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from name_pairs import (  # noqa: E402
+    CATEGORIES,
+    LIST_FILES,
+    Pair,
+    build_pairs,
+    read_fixture,
+    read_sources,
+)
+from nomenklatura.matching import LogicV2  # noqa: E402
 
 from watchlists import load  # noqa: E402
-from watchlists.index import prepare_traveller  # noqa: E402
-from watchlists.models import ScreeningQuery  # noqa: E402
-from watchlists.normalise import name_tokens, script_of  # noqa: E402
+from watchlists.loaders.common import LoadResult  # noqa: E402
+from watchlists.models import Category, NameVariant, PartialDate, ScreeningQuery, WatchlistEntry  # noqa: E402
+from watchlists.normalise import name_tokens  # noqa: E402
 from watchlists.screener import Screener  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
-LISTS = DATA / "watchlists"
-FIXTURES = DATA / "name_matching_benchmarks" / "yente_candidate_generation"
+LOGIC_V2_THRESHOLD = 0.70  # yente's default score threshold
+QUICK_CATEGORIES = ("missing_names", "initials", "national_translit", "other_scripts", "romanisation", "un_varied")
+SCHEMAS = {Category.INDIVIDUAL: "Person", Category.ENTITY: "Organization", Category.VESSEL: "Vessel",
+           Category.AIRCRAFT: "Airplane"}
 
 
-def read_rows(name: str) -> list[dict[str, str]]:
-    with (FIXTURES / name).open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, same: bool, matched: bool) -> None:
+        if same:
+            self.tp += matched
+            self.fn += not matched
+        else:
+            self.fp += matched
+            self.tn += not matched
+
+    def prf(self) -> tuple[float, float, float]:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return p, r, f
 
 
-def as_query(i: int, row: dict[str, str]) -> ScreeningQuery:
-    return ScreeningQuery(id=str(i), full_name=row["full_name"], date_of_birth=row["date_of_birth"] or None,
-                          nationality=row["nationality"] or None, gender=row["gender"] or None)
+def parse_date(text: str | None) -> PartialDate | None:
+    if not text:
+        return None
+    parts = [int(p) for p in text.split("-")[:3] if p.isdigit()]
+    if not parts:
+        return None
+    return PartialDate(year=parts[0], month=parts[1] if len(parts) > 1 else None,
+                       day=parts[2] if len(parts) > 2 else None)
+
+
+def dev_list(pairs: Sequence[Pair]) -> tuple[LoadResult, list[str]]:
+    """One DEV entry per distinct listed side; returns the list and each pair's entry id."""
+    ids: dict[tuple[str, str | None, str | None], str] = {}
+    entries: list[WatchlistEntry] = []
+    pair_ids: list[str] = []
+    for pair in pairs:
+        key = (pair.listed, pair.listed_dob, pair.listed_nationality)
+        if key not in ids:
+            ids[key] = f"DEV{len(ids)}"
+            dob = parse_date(pair.listed_dob)
+            entries.append(WatchlistEntry(
+                id=ids[key], list="DEV", category=Category.INDIVIDUAL, names=[NameVariant(name=pair.listed)],
+                dates_of_birth=[dob] if dob else [],
+                nationalities=[pair.listed_nationality] if pair.listed_nationality else []))
+        pair_ids.append(ids[key])
+    return LoadResult(entries=entries, rejected=[], list_name="DEV", version="dev", source_format="bench"), pair_ids
+
+
+def traveller_query(i: int, pair: Pair) -> ScreeningQuery:
+    if pair.traveller_surname:
+        return ScreeningQuery(id=str(i), surname=pair.traveller_surname, given_names=pair.traveller_given,
+                              date_of_birth=pair.traveller_dob, nationality=pair.traveller_nationality)
+    return ScreeningQuery(id=str(i), full_name=pair.traveller, date_of_birth=pair.traveller_dob,
+                          nationality=pair.traveller_nationality)
+
+
+def person(entity_id: str, name: str, given: str | None, surname: str | None, dob: str | None,
+           nationality: str | None) -> EntityProxy:
+    entity = model.make_entity("Person")
+    entity.id = entity_id  # logic-v2 caches per entity id: every side of every pair has its own
+    entity.add("name", name)
+    if given:
+        entity.add("firstName", given)
+    if surname:
+        entity.add("lastName", surname)
+    if dob:
+        entity.add("birthDate", dob)
+    if nationality:
+        entity.add("nationality", nationality)
+    return entity
+
+
+def list_entity(entry: WatchlistEntry) -> EntityProxy | None:
+    schema = SCHEMAS.get(entry.category)
+    if schema is None:
+        return None
+    entity = model.make_entity(schema)
+    entity.id = f"{entry.list}-{entry.id}"
+    for variant in entry.names:
+        prop = {"primary": "name", "weak_alias": "weakAlias"}.get(variant.kind, "alias")
+        entity.add(prop, variant.name)
+    if schema == "Person":
+        for dob in entry.dates_of_birth:
+            if dob.year_to and dob.year_to != dob.year:
+                for year in range(dob.year, dob.year_to + 1):
+                    entity.add("birthDate", str(year))
+            else:
+                entity.add("birthDate", str(dob).rstrip("~"))
+        for nat in entry.nationalities:
+            entity.add("nationality", nat.lower())
+    return entity
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:6.1f}"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--negatives", type=int, default=0, help="use only the first N rows of each negative set")
-    parser.add_argument("--baseline-sample", type=int, default=2000, help="negatives per set for brute force")
-    parser.add_argument("--show-misses", action="store_true")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few categories, small subsets, 5k negatives")
+    parser.add_argument("--per-category", type=int, default=0, help="positives per category (default 300)")
+    parser.add_argument("--negatives", type=int, default=0, help="rows of each negative set (default all)")
+    parser.add_argument("--nk-sample", type=int, default=0, help="negatives per set scored by logic-v2")
+    parser.add_argument("--show-misses", metavar="CATEGORY", help="print our misses and false matches")
     args = parser.parse_args()
+    per_category = args.per_category or (60 if args.quick else 300)
+    n_negatives = args.negatives or (2500 if args.quick else 50_000)
+    nk_sample = args.nk_sample or (150 if args.quick else 1000)
+    categories = list(QUICK_CATEGORIES if args.quick else CATEGORIES)
+    if args.show_misses and args.show_misses not in categories:
+        categories.append(args.show_misses)
 
     t0 = time.perf_counter()
     screener = Screener()
-    for path in (LISTS / "un_sc_consolidated_2026-02-27.xml", LISTS / "ofac_sdn_2024-05-03.csv",
-                 LISTS / "uk_sanctions_list_2026-05_derived"):
+    for path in LIST_FILES:
         screener.replace_list(load(path))
-    print(f"lists loaded and indexed in {time.perf_counter() - t0:.1f}s: "
-          + ", ".join(f"{s.name} {len(s.entries)} entries" for s in screener.lists.values()))
+    sources = read_sources()
+    pairs = build_pairs(per_category, categories, sources=sources)
+    dev, pair_ids = dev_list(pairs)
+    screener.replace_list(dev)
     threshold = screener.thresholds.default
+    print(f"lists loaded, {len(pairs)} pairs built, indexed in {time.perf_counter() - t0:.1f}s: "
+          + ", ".join(f"{s.name} {len(s.entries)}" for s in screener.lists.values()))
 
-    # Expected identities from the untreated rows.
-    un = screener.lists["UN"]
+    # Ours on the pairs
+    ours: dict[str, Tally] = defaultdict(Tally)
+    wrong: list[tuple[Pair, str]] = []
+    t1 = time.perf_counter()
+    for i, pair in enumerate(pairs):
+        hits = screener.screen(traveller_query(i, pair), limit=50)
+        matched = any(h.list == "DEV" and h.entry_id == pair_ids[i] for h in hits)
+        ours[pair.category].add(pair.same, matched)
+        if matched != pair.same and pair.category == args.show_misses:
+            best = max((h.score for h in hits if h.list == "DEV" and h.entry_id == pair_ids[i]), default=0.0)
+            wrong.append((pair, f"{best:.2f}" if matched else "-"))
+    t_ours = time.perf_counter() - t1
+
+    # logic-v2 on the same pairs
+    config = LogicV2.default_config()
+    theirs: dict[str, Tally] = defaultdict(Tally)
+    nk_scores: list[float] = []
+    t2 = time.perf_counter()
+    for i, pair in enumerate(pairs):
+        left = person(f"l{i}", pair.listed, pair.listed_given, pair.listed_surname, pair.listed_dob,
+                      pair.listed_nationality)
+        right = person(f"t{i}", pair.traveller, pair.traveller_given, pair.traveller_surname, pair.traveller_dob,
+                       pair.traveller_nationality)
+        score = LogicV2.compare(right, left, config).score
+        nk_scores.append(score)
+        theirs[pair.category].add(pair.same, score >= LOGIC_V2_THRESHOLD)
+    t_theirs = time.perf_counter() - t2
+
+    print(f"\nper category: ours at threshold {threshold:.2f}, logic-v2 at {LOGIC_V2_THRESHOLD:.2f}")
+    print(f"{'category':20} {'pos':>5} {'neg':>5} | {'P ours':>7} {'R ours':>7} {'F1 ours':>7} | "
+          f"{'P lv2':>7} {'R lv2':>7} {'F1 lv2':>7}")
+    total_o, total_t = Tally(), Tally()
+    for cat in categories:
+        o, t = ours[cat], theirs[cat]
+        for total, part in ((total_o, o), (total_t, t)):
+            total.tp += part.tp
+            total.fp += part.fp
+            total.fn += part.fn
+            total.tn += part.tn
+    for cat, o, t in [*((c, ours[c], theirs[c]) for c in categories), ("TOTAL", total_o, total_t)]:
+        po, ro, fo = o.prf()
+        pt, rt, ft = t.prf()
+        print(f"{cat:20} {o.tp + o.fn:>5} {o.fp + o.tn:>5} | {pct(po):>7} {pct(ro):>7} {pct(fo):>7} | "
+              f"{pct(pt):>7} {pct(rt):>7} {pct(ft):>7}")
+    print("(precision and recall in %; a category's precision is over its own hard negatives)")
+    rate_o, rate_t = len(pairs) / t_ours, len(pairs) / t_theirs
+    print(f"throughput on the pairs: ours {rate_o:,.0f} pairs/s (full screening against 4 lists), "
+          f"logic-v2 {rate_t:,.0f} pairs/s (one comparison); ratio {rate_o / rate_t:,.1f}x")
+
+    # False-alert rate per traveller on the shared negatives
+    neg_sets = {name: read_fixture(f"{name}.csv")[:n_negatives] for name in ("negatives_global", "negatives_us")}
+    print(f"\nfalse alerts per traveller on the shared negatives, against UN+OFAC+UK+DEV "
+          f"(ours threshold {threshold:.2f}, logic-v2 {LOGIC_V2_THRESHOLD:.2f})")
+    all_entries = [e for s in screener.lists.values() for e in s.entries if e.category in SCHEMAS]
+    names: list[str] = []
+    owners: list[int] = []
+    for k, entry in enumerate(all_entries):
+        for variant in entry.names:
+            names.append(utils.default_process(variant.name))
+            owners.append(k)
+    entities: dict[int, EntityProxy | None] = {}
+    rng = random.Random(7)
+    for name, rows in neg_sets.items():
+        t3 = time.perf_counter()
+        alerts = sum(1 for i, row in enumerate(rows) if screener.screen(ScreeningQuery(
+            id=str(i), full_name=row["full_name"], date_of_birth=row["date_of_birth"] or None,
+            nationality=row["nationality"] or None, gender=row["gender"] or None), limit=1))
+        t_neg = time.perf_counter() - t3
+        sample = rng.sample(range(len(rows)), min(nk_sample, len(rows)))
+        nk_alerts = 0
+        for i in sample:
+            row = rows[i]
+            query = person(f"n{name}{i}", row["full_name"], None, None, row["date_of_birth"] or None,
+                           row["nationality"] or None)
+            if row["gender"]:
+                query.add("gender", row["gender"])
+            found = process.extract(utils.default_process(row["full_name"]), names, scorer=fuzz.token_set_ratio,
+                                    processor=None, limit=40)
+            candidates: list[int] = []
+            for _, _, j in found:
+                if owners[j] not in candidates:
+                    candidates.append(owners[j])
+                if len(candidates) == 10:
+                    break
+            best = 0.0
+            for k in candidates:
+                if k not in entities:
+                    entities[k] = list_entity(all_entries[k])
+                entity = entities[k]
+                if entity is not None:
+                    best = max(best, LogicV2.compare(query, entity, config).score)
+            nk_alerts += best >= LOGIC_V2_THRESHOLD
+        print(f"  {name:18} ours {alerts}/{len(rows)} = {100 * alerts / len(rows):.3f} %  "
+              f"({len(rows) / t_neg:,.0f} travellers/s);  logic-v2 {nk_alerts}/{len(sample)} = "
+              f"{100 * nk_alerts / max(1, len(sample)):.3f} % (random sample; top 10 candidates by "
+              f"token_set_ratio)")
+
+    # The older headline: treated UN positives and their expected identities
+    treated, untreated = read_fixture("positives_un_treated.csv"), read_fixture("positives_un_untreated.csv")
     by_tokens: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    for entry in un.entries:
+    for entry in screener.lists["UN"].entries:
         for variant in entry.names:
             by_tokens[tuple(sorted(name_tokens(variant.name)))].add(entry.id)
     uk_by_ref: dict[str, set[str]] = defaultdict(set)
     for entry in screener.lists["UK"].entries:
         if entry.source_ref:
             uk_by_ref[entry.source_ref].add(entry.id)
-    untreated = read_rows("positives_un_untreated.csv")
-    treated = read_rows("positives_un_treated.csv")
-    expected: list[set[tuple[str, str]]] = []
-    for row in untreated:
-        refs = by_tokens.get(tuple(sorted(name_tokens(row["full_name"]))), set())
-        ids = {("UN", r) for r in refs} | {("UK", u) for r in refs for u in uk_by_ref.get(r, ())}
-        expected.append(ids)
+    any_hit = identity = 0
+    for i, (row, plain) in enumerate(zip(treated, untreated, strict=True)):
+        refs = by_tokens.get(tuple(sorted(name_tokens(plain["full_name"]))), set())
+        expected = {("UN", r) for r in refs} | {("UK", u) for r in refs for u in uk_by_ref.get(r, ())}
+        hits = screener.screen(ScreeningQuery(id=str(i), full_name=row["full_name"],
+                                              date_of_birth=row["date_of_birth"] or None,
+                                              nationality=row["nationality"] or None), limit=10)
+        any_hit += bool(hits)
+        identity += any((h.list, h.entry_id) in expected for h in hits)
+    print(f"\ntreated UN positives ({len(treated)}): any hit {any_hit / len(treated):.4f}, "
+          f"expected identity hit {identity / len(treated):.4f}")
 
-    # Ours: positives.
-    matched = id_top5 = id_matched = 0
-    ranks: list[int] = []
-    per_script: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    t1 = time.perf_counter()
-    misses = []
-    for i, row in enumerate(treated):
-        traveller = prepare_traveller(as_query(i, row))
-        ranked = screener.rank(traveller, limit=10)
-        hit = any(h.score >= threshold for h in ranked)
-        matched += hit
-        script = script_of(row["full_name"])
-        per_script[script][0] += hit
-        per_script[script][1] += 1
-        top = [(h.list, h.entry_id) for h in ranked[:5]]
-        found = [k for k, key in enumerate(top) if key in expected[i]]
-        if found:
-            id_top5 += 1
-            ranks.append(found[0] + 1)
-            id_matched += ranked[found[0]].score >= threshold
-        if not hit:
-            misses.append((row["full_name"], untreated[i]["full_name"], row["date_of_birth"],
-                           ranked[0].score if ranked else None, ranked[0].matched_name if ranked else None))
-    t_pos = time.perf_counter() - t1
-    n_pos = len(treated)
-
-    # Ours: negatives.
-    fpr: dict[str, tuple[int, int, float]] = {}
-    neg_sets = {"negatives_global": read_rows("negatives_global.csv"), "negatives_us": read_rows("negatives_us.csv")}
-    fp_examples: list[tuple[str, str | None, float]] = []
-    for name, rows in neg_sets.items():
-        if args.negatives:
-            rows = rows[: args.negatives]
-        t2 = time.perf_counter()
-        false = 0
-        for i, row in enumerate(rows):
-            hits = screener.screen(as_query(i, row), limit=1)
-            if hits:
-                false += 1
-                if len(fp_examples) < 30:
-                    fp_examples.append((row["full_name"], hits[0].matched_name, hits[0].score))
-        fpr[name] = (false, len(rows), time.perf_counter() - t2)
-
-    # Baseline: brute force token_sort_ratio >= 85 over every list name.
-    all_names = [v.name for s in screener.lists.values() for e in s.entries for v in e.names]
-    choices = [utils.default_process(n) for n in all_names]
-
-    def brute(name: str) -> bool:
-        found = process.extractOne(utils.default_process(name), choices, scorer=fuzz.token_sort_ratio,
-                                   processor=None, score_cutoff=85)
-        return found is not None
-
-    t3 = time.perf_counter()
-    b_pos = sum(brute(r["full_name"]) for r in treated)
-    b_pos_time = time.perf_counter() - t3
-    rng = random.Random(7)
-    b_fpr = {}
-    for name, rows in neg_sets.items():
-        sample = rng.sample(rows, min(args.baseline_sample, len(rows)))
-        b_fpr[name] = (sum(brute(r["full_name"]) for r in sample), len(sample))
-
-    print(f"\nthreshold {threshold:.2f}; {len(all_names)} list names")
-    print(f"{'metric':44} {'ours':>14} {'brute force':>14}")
-    print(f"{'recall, treated UN positives (' + str(n_pos) + ')':44} {matched / n_pos:>14.4f} {b_pos / n_pos:>14.4f}")
-    for name in neg_sets:
-        f, n, _ = fpr[name]
-        bf, bn = b_fpr[name]
-        print(f"{'FPR ' + name:44} {100 * f / n:>12.3f} % {100 * bf / bn:>12.3f} %   (ours {f}/{n}, brute {bf}/{bn})")
-    print(f"{'top-5 identity recall':44} {id_top5 / n_pos:>14.4f}")
-    print(f"{'identity matched (top-5 and >= threshold)':44} {id_matched / n_pos:>14.4f}")
-    print(f"{'mean rank of expected identity':44} {statistics.mean(ranks) if ranks else 0:>14.3f}")
-    print(f"{'positives without a known identity':44} {sum(1 for e in expected if not e):>14}")
-    print("recall per script of the query: " + ", ".join(
-        f"{s} {a}/{n} ({a / n:.3f})" for s, (a, n) in sorted(per_script.items())))
-    neg_scripts = Counter(script_of(r["full_name"]) for r in neg_sets["negatives_global"])
-    print("negatives_global scripts: " + ", ".join(f"{s} {n}" for s, n in neg_scripts.most_common()))
-    n_neg = sum(n for _, n, _ in fpr.values())
-    t_neg = sum(t for _, _, t in fpr.values())
-    ours_rate = (n_pos + n_neg) / (t_pos + t_neg)
-    brute_rate = n_pos / b_pos_time
-    print(f"\nthroughput ours: {ours_rate:,.0f} travellers/s over {n_pos + n_neg} queries (3 lists)")
-    print(f"throughput brute force: {brute_rate:,.1f} travellers/s; ratio {ours_rate / brute_rate:,.0f}x")
     if args.show_misses:
-        print("\nmissed positives (treated | untreated | dob | best score | best name):")
-        for m in misses:
-            print("  ", m)
-        print("\nfalse positives (query | matched | score):")
-        for fp in fp_examples:
-            print("  ", fp)
+        print(f"\nours on {args.show_misses}: misses (positives not found) and false matches (score):")
+        for pair, shown in wrong:
+            kind = "FALSE MATCH" if not pair.same else "miss"
+            print(f"  {kind:11} {shown:>5} [{pair.how}] listed {pair.listed!r} | traveller {pair.traveller!r}")
+    print(f"\ntotal {time.perf_counter() - t0:.0f}s")
 
 
 if __name__ == "__main__":
