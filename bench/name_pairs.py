@@ -2,7 +2,8 @@
 
 Strategy: every pair is built deterministically (one seeded `random.Random` per category) from
 public material that is not a held-out set: the UN/OFAC/UK lists, the yente candidate-generation
-fixtures, Faker's locale name tables, pypinyin, rigour's nickname symbols and tables written here
+fixtures, Faker's locale name tables, pypinyin, two nickname tables (rigour's and the `nicknames`
+package's, half the pairs each) and tables written here
 (ICAO 9303 Part 3 and national passport transliteration, Korean romanisation, short hand lists
 for Hebrew and Thai). The transliteration tables are written out here on purpose, independent of
 anything in `watchlists/`, so the bench does not grade the matcher with its own tables.
@@ -442,9 +443,8 @@ def build_initials(src: Sources, rng: random.Random, n: int) -> list[Pair]:
 
 
 def _rigour_nicknames() -> list[tuple[str, str]]:
-    """(formal name, nickname) pairs from rigour's person-name tagger (OpenSanctions), over Faker's
-    given names of several locales. The matcher uses another table (the `nicknames` package), so
-    this category measures how far one maintained table carries to another's pairs."""
+    """(formal name, nickname) pairs from rigour's person-name tagger (OpenSanctions, what logic-v2
+    uses), over Faker's given names of several locales."""
     from rigour.names import NameTypeTag, SymbolCategory, analyze_names
 
     given: set[str] = set()
@@ -462,20 +462,33 @@ def _rigour_nicknames() -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def _package_nicknames() -> list[tuple[str, str]]:
+    """(formal name, nickname) pairs from the `nicknames` package (what our matcher uses)."""
+    from nicknames import NickNamer
+
+    table = NickNamer().nickname_lookup
+    return sorted((formal.upper(), nick.upper()) for formal, nicks in table.items() if len(formal) > 2
+                  for nick in nicks if len(nick) > 1 and nick != formal and nick.isalpha())
+
+
 def build_nicknames(src: Sources, rng: random.Random, n: int) -> list[Pair]:
+    """Half the pairs from rigour's table (logic-v2's), half from the `nicknames` package (ours): each
+    matcher knows its own table, so the category shows how far each carries to the other's pairs."""
     cat = "nicknames"
-    table = _rigour_nicknames()
-    formal_names = sorted({f for f, _ in table})
+    tables = {"rigour_nick": _rigour_nicknames(), "nicknames_pkg": _package_nicknames()}
     related: dict[str, set[str]] = defaultdict(set)
-    for formal, nick in table:
-        related[formal].add(nick)
-        related[nick].add(formal)
+    for table in tables.values():
+        for formal, nick in table:
+            related[formal].add(nick)
+            related[nick].add(formal)
+    formal_names = sorted({f for table in tables.values() for f, _ in table})
     fake = _faker("en_US", 21)
     pairs: list[Pair] = []
-    for _ in range(n):
-        formal, nick = rng.choice(table)
+    for k in range(n):
+        how = ("rigour_nick", "nicknames_pkg")[k % 2]
+        formal, nick = rng.choice(tables[how])
         surname = fake.last_name().upper()
-        pairs.append(_p(cat, f"{formal} {surname}", f"{nick} {surname}", True, "rigour_nick",
+        pairs.append(_p(cat, f"{formal} {surname}", f"{nick} {surname}", True, how,
                         listed_given=formal, listed_surname=surname, traveller_given=nick,
                         traveller_surname=surname))
         near = related[formal] | related[nick] | {formal, nick}

@@ -106,6 +106,9 @@ _MATCH_CACHE_SIZE = 1 << 15  # travellers' names whose matching listed names are
 _ENTRY_CACHE_SIZE = 1 << 12  # entries rebuilt for scoring that are remembered
 _POSTING_CACHE_VALUES = 1 << 20  # name ids of postings kept as Python lists (~40 MB at most)
 _CATEGORIES = tuple(Category)
+# Other written forms of a traveller's non-Latin name screened besides the first, the commonest on
+# documents first: each costs a screening, and each more one adds near-namesakes.
+TRAVELLER_FORMS = 3
 TRANSLIT_KIND = "transliteration: "  # name kind of a Latin form the index made of a non-Latin listed name
 
 
@@ -533,6 +536,8 @@ class WatchlistIndex:
         self.fuzzy = _Csr(_np(fuzzy_k, np.int64), _np(fuzzy_v, np.int32))
         self.sounds = _Csr(self.vocab_phon[self.vocab_phon != 0], _np(phon_v, np.int32)[self.vocab_phon != 0])
         self.alternates = _Csr(_np(alt_k, np.int64), _np(alt_v, np.int32))
+        self.vocab_respelt = np.zeros(len(vocab), bool)
+        self.vocab_respelt[self.alternates.keys] = True
         self.alternate_labels = _Csr(_np(alt_k, np.int64), _np(alt_label, np.int32))
         self.name_has_alt = np.zeros(len(self.name_entry), bool)
         self.name_has_alt[list(has_alt)] = True
@@ -992,7 +997,7 @@ class WatchlistIndex:
         if short_q.any():
             sims = self._short_penalty(sims, short_q, lengths <= SHORT_TOKEN)
         self._transpositions(tokens, strings, sims, q_len, lengths)
-        if len(self.alternates.keys):  # a listed word's other tables' spellings count as the word
+        if self.vocab_respelt[uniq_arr].any():  # a listed word's other tables' spellings count as the word
             alts, owner = self.alternates.gather(uniq)
             if len(alts):
                 alt_sims = process.cdist(tokens, [self.vocab_list[t] for t in alts.tolist()],
@@ -1118,8 +1123,10 @@ class WatchlistIndex:
                         q_len: IntArray, lengths: npt.NDArray[np.int16]) -> None:
         """Raise to `scoring.TRANSPOSED_SIMILARITY` the pairs that differ by two swapped neighbours
         (checked only where the letters nearly agree: equal lengths, an edit similarity below it)."""
-        maybe = (q_len[:, None] == lengths[None, :]) & (q_len[:, None] >= 4) & (sims > 0.0) & \
-            (sims < TRANSPOSED_SIMILARITY)
+        maybe = (sims > 0.0) & (sims < TRANSPOSED_SIMILARITY)
+        if not maybe.any():
+            return
+        maybe &= (q_len[:, None] == lengths[None, :]) & (q_len[:, None] >= 4)
         if maybe.any():
             for i, c in np.argwhere(maybe).tolist():
                 if is_transposition(tokens[i], strings[c]):
@@ -1320,5 +1327,5 @@ def other_forms(name: str) -> tuple[tuple[str, ...], ...]:
         tokens = name_tokens(text)
         if tokens and tokens != first:
             forms[tokens] = None
-    return tuple(forms)
+    return tuple(forms)[:TRAVELLER_FORMS]
 

@@ -18,6 +18,9 @@ LISTED = {
     "JOINED": "ABDULRAHMAN AL-MASRI",
     "REPEATED": "Mohammed Mohammed ZUBEIDI",
     "HEBREW": "יהושע פרלמוטר",
+    "CYRILLIC": "Юлия Владимировна Тимошенко",
+    "ARABIC_LATIN": "FAZAL RAHIM",
+    "PINYIN": "WANG ZHIMING",
 }
 BORN = PartialDate(year=1971, month=5, day=9)
 # Names that share the listed people's common tokens, so rare tokens decide (as in a real list).
@@ -114,3 +117,20 @@ def test_sharing_only_a_common_given_name_is_no_hit(screener: Screener) -> None:
     assert not [h for h in screener.screen(ScreeningQuery(id="t", surname="GARCIA", given_names="MOHAMMED"))
                 if h.entry_id == "REPEATED"]
     assert not screener.screen(ScreeningQuery(id="t", surname="NGUYEN", given_names="VAN BINH"))
+
+
+def test_a_listed_cyrillic_name_meets_the_passport_spelling_by_its_table(screener: Screener) -> None:
+    hit = hit_on(screener, "CYRILLIC", surname="TYMOSHENKO", given_names="YULIIA")
+    line = name_line(hit)
+    assert line.startswith("'YULIIA TYMOSHENKO' vs listed 'Юлия Владимировна Тимошенко'")
+    assert "TYMOSHENKO=TIMOSHENKO (transliteration:" in line and "writes TYMOSHENKO, exact)" in line
+
+
+def test_a_traveller_written_in_arabic_meets_the_latin_list_on_consonants(screener: Screener) -> None:
+    hit = hit_on(screener, "ARABIC_LATIN", full_name="فضل رحيم")
+    assert "FDL=FAZAL (consonant skeleton: the name was written without vowels)" in name_line(hit)
+
+
+def test_wade_giles_on_the_passport_meets_pinyin_on_the_list(screener: Screener) -> None:
+    hit = hit_on(screener, "PINYIN", surname="WANG", given_names="CHIH-MING")
+    assert name_line(hit).startswith("'CHIH-MING WANG' vs listed 'WANG CHIH MING' (Wade-Giles form of 'WANG ZHIMING')")
