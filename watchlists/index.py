@@ -955,6 +955,8 @@ class WatchlistIndex:
         matrix = self._token_matrix(tokens, uniq, vowelless)
         q_w = [info.weight for info in self._infos(tokens, vowelless)]
         u_w: list[float] = self.tok_weight[np.asarray(uniq, np.int64)].tolist()
+        u_len: list[int] = self.vocab_len[np.asarray(uniq, np.int64)].tolist()
+        q_len = sum(map(len, tokens))
         out: list[float] = []
         hopeless = self._hopeless(np.asarray(matrix), per_name, col, np.asarray(q_w), floor) \
             if floor > 0.0 and len(names) > 12 else None
@@ -968,7 +970,9 @@ class WatchlistIndex:
             cols = [col[t] for t in ids]
             aligned, links = align([[row[c] for c in cols] for row in matrix], q_w, [u_w[c] for c in cols])
             if len(tokens) != len(cols) or -1 in links:  # joined or split words: compare the space-less forms
-                aligned = max(aligned, joined_similarity(tokens, [self.vocab_list[t] for t in ids]))
+                l_len = sum(u_len[c] for c in cols)  # Indel similarity is at most 2·shorter/(sum of lengths)
+                if 2.0 * min(q_len, l_len) / (q_len + l_len) - JOINED_PENALTY > aligned:
+                    aligned = max(aligned, joined_similarity(tokens, [self.vocab_list[t] for t in ids]))
             out.append(aligned)
         return out
 
@@ -985,48 +989,60 @@ class WatchlistIndex:
 
     def _token_matrix(self, tokens: Sequence[str], uniq: Sequence[int], vowelless: bool = False) -> list[list[float]]:
         """`scoring.token_similarity` of every query token (rows) with every listed token id (columns):
-        one `cdist` for the spellings, the other rules patched in with numpy where they can be."""
+        one `cdist` for the spellings, then one pass over each row for the other rules."""
         strings = [self.vocab_list[t] for t in uniq]
         sims = process.cdist(tokens, strings, scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
                              dtype=np.float64)
         infos = self._infos(tokens, vowelless)
         uniq_arr = np.asarray(uniq, np.int64)
-        lengths = self.vocab_len[uniq_arr]
-        q_len = np.fromiter(map(len, tokens), np.int64, count=len(tokens))
-        short_q = q_len <= SHORT_TOKEN
-        if short_q.any():
-            sims = self._short_penalty(sims, short_q, lengths <= SHORT_TOKEN)
-        self._transpositions(tokens, strings, sims, q_len, lengths)
+        matrix: list[list[float]] = sims.tolist()
+        lengths: list[int] = self.vocab_len[uniq_arr].tolist()
+        phons: list[int] = self.vocab_phon[uniq_arr].tolist()
+        col_of: dict[str, int] | None = None
         if self.vocab_respelt[uniq_arr].any():  # a listed word's other tables' spellings count as the word
             alts, owner = self.alternates.gather(uniq)
-            if len(alts):
-                alt_sims = process.cdist(tokens, [self.vocab_list[t] for t in alts.tolist()],
-                                         scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
-                                         dtype=np.float64)
-                if short_q.any():
-                    alt_sims = self._short_penalty(alt_sims, short_q, self.vocab_len[alts] <= SHORT_TOKEN)
-                np.maximum.at(sims, (np.arange(len(tokens))[:, None], owner[None, :]), alt_sims)
-        q_phon = np.fromiter((i.phon for i in infos), np.int64, count=len(infos))
-        sounds = (sims == 0.0) & (self.vocab_phon[uniq_arr][None, :] == q_phon[:, None]) & (q_phon[:, None] != 0)
-        if sounds.any():  # sound alike where spelled apart
-            sims[sounds] = PHONETIC_SIMILARITY
-        col_of: dict[str, int] | None = None
-        for i, info in enumerate(infos):
-            if info.related:  # a nickname and the formal name
-                if col_of is None:
-                    col_of = {text: c for c, text in enumerate(strings)}
-                cols = [c for name in info.related if (c := col_of.get(name)) is not None]
-                if cols:
-                    sims[i, cols] = np.maximum(sims[i, cols], SYMBOL_SIMILARITY)
-        matrix: list[list[float]] = sims.tolist()
-        initials = np.flatnonzero(lengths == 1).tolist()
-        for token, info, row in zip(tokens, infos, matrix, strict=True):
-            if len(token) == 1:  # an initial meets names with that first letter
+            respelt = list(zip(owner.tolist(), [self.vocab_list[t] for t in alts.tolist()], strict=True))
+            respelt_raw: list[list[float]] = process.cdist(
+                tokens, [alt for _, alt in respelt], scorer=Indel.normalized_similarity, score_cutoff=TOKEN_FLOOR,
+                dtype=np.float64).tolist()
+        else:
+            respelt, respelt_raw = [], []
+        for i, (token, info, row) in enumerate(zip(tokens, infos, matrix, strict=True)):
+            n = len(token)
+            if n == 1:  # an initial meets names with that first letter
                 for c, text in enumerate(strings):
                     row[c] = 1.0 if text == token else INITIAL_SIMILARITY if text[0] == token else 0.0
                 continue
-            for c in initials:
-                row[c] = INITIAL_SIMILARITY if strings[c] == token[0] else 0.0
+            short = n <= SHORT_TOKEN
+            for c, value in enumerate(row):
+                if value == 0.0:
+                    if lengths[c] == 1 and strings[c] == token[0]:
+                        row[c] = INITIAL_SIMILARITY
+                elif value < 1.0:
+                    if short and lengths[c] <= SHORT_TOKEN:  # one letter apart in two short words: weaker
+                        value = row[c] = value - SHORT_EDIT_PENALTY if value - SHORT_EDIT_PENALTY >= TOKEN_FLOOR \
+                            else 0.0
+                    if value < TRANSPOSED_SIMILARITY and lengths[c] == n and n > 3 and \
+                            is_transposition(token, strings[c]):
+                        row[c] = TRANSPOSED_SIMILARITY
+            if respelt:
+                for (c, alt), raw in zip(respelt, respelt_raw[i], strict=True):
+                    if raw and lengths[c] > 1:  # (a raw 0 stays 0: a transposition scores at least 0.75)
+                        spelt = edit_similarity(token, alt)
+                        if spelt > row[c]:
+                            row[c] = spelt
+            phon = info.phon
+            if phon:  # sound alike where spelled apart
+                for c, value in enumerate(row):
+                    if value == 0.0 and phons[c] == phon:
+                        row[c] = PHONETIC_SIMILARITY
+            if info.related:  # a nickname and the formal name
+                if col_of is None:
+                    col_of = {text: c for c, text in enumerate(strings)}
+                for name in info.related:
+                    c = col_of.get(name)  # type: ignore[assignment]
+                    if c is not None and row[c] < SYMBOL_SIMILARITY:
+                        row[c] = SYMBOL_SIMILARITY
             if info.skeleton:  # written without vowels: the consonants decide
                 mine = folded_skeleton(token)
                 u_skel: list[int] = self.vocab_skel[uniq_arr].tolist()
@@ -1109,28 +1125,6 @@ class WatchlistIndex:
         if value == TRANSPOSED_SIMILARITY and is_transposition(token, listed):
             return "(two neighbouring letters swapped)"
         return f"(spelling: edit similarity {edit:.2f}" + (", OCR digits read as letters" if typed_digits else "") + ")"
-
-    @staticmethod
-    def _short_penalty(sims: FloatArray, short_q: npt.NDArray[np.bool_], short_l: npt.NDArray[np.bool_]) -> FloatArray:
-        """`scoring.token_similarity`'s lesser credit for an edit between two short words, on a matrix."""
-        sims = np.where(short_q[:, None] & short_l[None, :] & (sims < 1.0) & (sims > 0.0),
-                        sims - SHORT_EDIT_PENALTY, sims)
-        sims[sims < TOKEN_FLOOR] = 0.0
-        return sims
-
-    @staticmethod
-    def _transpositions(tokens: Sequence[str], strings: Sequence[str], sims: FloatArray,
-                        q_len: IntArray, lengths: npt.NDArray[np.int16]) -> None:
-        """Raise to `scoring.TRANSPOSED_SIMILARITY` the pairs that differ by two swapped neighbours
-        (checked only where the letters nearly agree: equal lengths, an edit similarity below it)."""
-        maybe = (sims > 0.0) & (sims < TRANSPOSED_SIMILARITY)
-        if not maybe.any():
-            return
-        maybe &= (q_len[:, None] == lengths[None, :]) & (q_len[:, None] >= 4)
-        if maybe.any():
-            for i, c in np.argwhere(maybe).tolist():
-                if is_transposition(tokens[i], strings[c]):
-                    sims[i, c] = TRANSPOSED_SIMILARITY
 
     def alternates_of(self, token: str) -> list[str]:
         """Other tables' spellings of a listed word that came from a non-Latin name (IURII for YURIY)."""
