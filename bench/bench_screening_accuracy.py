@@ -8,7 +8,8 @@ include its DEV entry, a negative is a false match when they do. logic-v2 (OpenS
 rule-based matcher, from the nomenklatura package) scores the same pairs as followthemoney
 `Person` entities carrying the same fields, at yente's default threshold 0.70 (nomenklatura itself
 sets none). Then the false-alert rate per traveller on the yente 50k + 50k negatives against
-UN + OFAC + UK + DEV (ours: every row; logic-v2: a sample, each scored against its top 10
+UN + OFAC + UK, the lists a border team runs (DEV is left out: its Faker names are common names by
+construction) (ours: every row; logic-v2: a sample, each scored against its top 10
 candidates by rapidfuzz token_set_ratio since it has no candidate generation of its own), and
 the older headline: recall on the treated UN positives and on their expected identities.
 
@@ -172,8 +173,10 @@ def main() -> None:
 
     t0 = time.perf_counter()
     screener = Screener()
+    real = Screener()  # the real lists alone, for the false-alert rate on the shared negatives
     for path in LIST_FILES:
         screener.replace_list(load(path))
+        real.replace_list(load(path))
     sources = read_sources()
     pairs = build_pairs(per_category, categories, sources=sources)
     dev, pair_ids = dev_list(pairs)
@@ -233,9 +236,10 @@ def main() -> None:
 
     # False-alert rate per traveller on the shared negatives
     neg_sets = {name: read_fixture(f"{name}.csv")[:n_negatives] for name in ("negatives_global", "negatives_us")}
-    print(f"\nfalse alerts per traveller on the shared negatives, against UN+OFAC+UK+DEV "
-          f"(ours threshold {threshold:.2f}, logic-v2 {LOGIC_V2_THRESHOLD:.2f})")
-    all_entries = [e for s in screener.lists.values() for e in s.entries if e.category in SCHEMAS]
+    print(f"\nfalse alerts per traveller on the shared negatives, against UN+OFAC+UK (the DEV list of Faker "
+          f"names is left out: it is common names by construction) (ours threshold {threshold:.2f}, logic-v2 "
+          f"{LOGIC_V2_THRESHOLD:.2f})")
+    all_entries = [e for s in real.lists.values() for e in s.entries if e.category in SCHEMAS]
     names: list[str] = []
     owners: list[int] = []
     for k, entry in enumerate(all_entries):
@@ -246,7 +250,7 @@ def main() -> None:
     rng = random.Random(7)
     for name, rows in neg_sets.items():
         t3 = time.perf_counter()
-        alerts = sum(1 for i, row in enumerate(rows) if screener.screen(ScreeningQuery(
+        alerts = sum(1 for i, row in enumerate(rows) if real.screen(ScreeningQuery(
             id=str(i), full_name=row["full_name"], date_of_birth=row["date_of_birth"] or None,
             nationality=row["nationality"] or None, gender=row["gender"] or None), limit=1))
         t_neg = time.perf_counter() - t3

@@ -298,6 +298,7 @@ def _skel_key(token: str) -> int:
     return _h("%" + skeleton) if len(skeleton) > 2 else 0
 
 
+_SYLLABIC = ("Han", "Hangul", "Kana")
 _Respelt = list[tuple[str, str, str]]  # (token, the same word in another table, the table)
 
 
@@ -313,23 +314,30 @@ def _written_forms(names: Iterable[NameVariant], tokenise: Any,
     romanisation gets its other romanisations the same way (WANG ZHIMING / WANG CHIH MING)."""
     for variant in names:
         tokens = tokenise(variant.name)
-        if variant.name.isascii():
-            forms = [(" ".join(t), label) for t, label in other_romanisations(tokens)] if person and tokens else []
-        else:
-            forms = latin_forms(variant.name)
-        if not forms:
-            yield variant.name, variant.kind, variant.weak, []
-            continue
         respelt: _Respelt = []
         whole: list[tuple[str, str]] = []
-        for form, label in forms:
-            other = tokenise(form)
-            if not other or other == tokens:
-                continue
-            if len(other) == len(tokens):
-                respelt += [(a, b, label) for a, b in zip(tokens, other, strict=True) if a != b]
-            else:
-                whole.append((form, label))
+        if variant.name.isascii():
+            for other, label in other_romanisations(tokens) if person and tokens else ():
+                if len(other) == len(tokens):  # the same words, each romanised another way
+                    respelt += [(a, b, label) for a, b in zip(tokens, other, strict=True) if a != b]
+                else:
+                    whole.append((" ".join(other), label))
+        else:
+            known = set(tokens)
+            for word in variant.name.split():  # respellings word by word: a whole name's forms may reorder
+                own = tokenise(word)
+                if len(own) == 1 and own[0] in known and not word.isascii():
+                    for form, label in latin_forms(word):
+                        other = tokenise(form)
+                        if len(other) == 1 and other[0] != own[0]:
+                            respelt.append((own[0], other[0], label))
+            syllabic = script_of(variant.name) in _SYLLABIC
+            for form, label in latin_forms(variant.name):
+                other = tokenise(form)
+                # Cut into other words, or written in syllables whose words a form regroups (Han, Hangul,
+                # kana): a name of its own.
+                if other and other != tokens and (syllabic or len(other) != len(tokens)):
+                    whole.append((form, label))
         yield variant.name, variant.kind, variant.weak, respelt
         for form, label in whole:
             yield form, f"{TRANSLIT_KIND}{label}", variant.weak, []

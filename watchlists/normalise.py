@@ -124,7 +124,9 @@ def name_tokens(text: str, *, keep_stop_tokens: bool = False) -> tuple[str, ...]
     tokens = [t for t in raw if t not in TITLES and t not in PLACEHOLDERS]
     if not tokens:
         tokens = [t for t in raw if t not in PLACEHOLDERS]
-    return tuple(dict.fromkeys(tokens))  # a repeated token counts once (MOHAMMED MOHAMMED ALI)
+    # A repeated token counts once, where it last stands (AHMAD JAN AKHUNDZADA SHUKOOR AKHUNDZADA: the
+    # family name is the last word).
+    return tuple(reversed(dict.fromkeys(reversed(tokens))))
 
 
 # Digits typed or scanned for the letters they look like, inside a word (M0HAMMED, 5ERGEI, ALEXE1).
