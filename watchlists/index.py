@@ -108,7 +108,7 @@ _POSTING_CACHE_VALUES = 1 << 20  # name ids of postings kept as Python lists (~4
 _CATEGORIES = tuple(Category)
 # Other written forms of a traveller's non-Latin name screened besides the first, the commonest on
 # documents first: each costs a screening, and each more one adds near-namesakes.
-TRAVELLER_FORMS = 3
+TRAVELLER_FORMS = 1
 TRANSLIT_KIND = "transliteration: "  # name kind of a Latin form the index made of a non-Latin listed name
 
 
@@ -976,7 +976,8 @@ class WatchlistIndex:
                 out.append(0.0)
                 continue
             cols = [col[t] for t in ids]
-            aligned, links = align([[row[c] for c in cols] for row in matrix], q_w, [u_w[c] for c in cols])
+            aligned, links = align([[row[c] for c in cols] for row in matrix], q_w, [u_w[c] for c in cols],
+                                   [u_len[c] == 1 for c in cols])
             if len(tokens) != len(cols) or -1 in links:  # joined or split words: compare the space-less forms
                 l_len = sum(u_len[c] for c in cols)  # Indel similarity is at most 2·shorter/(sum of lengths)
                 if 2.0 * min(q_len, l_len) / (q_len + l_len) - JOINED_PENALTY > aligned:
@@ -1072,7 +1073,7 @@ class WatchlistIndex:
         matrix = self._token_matrix(tokens, ids, vowelless)
         q_w = [self.weight(t) for t in tokens]
         l_w: list[float] = self.tok_weight[np.asarray(ids, np.int64)].tolist()
-        aligned, links = align(matrix, q_w, l_w)
+        aligned, links = align(matrix, q_w, l_w, [len(t) == 1 for t in listed])
         typed = {read_digits(t) for t in name_tokens(traveller.name, keep_stop_tokens=True) if has_typed_digits(t)} \
             if traveller.name else set()
         sent = traveller.name or " ".join(tokens)

@@ -30,6 +30,7 @@ SYMBOL_SIMILARITY = 0.85  # a nickname or short form and the formal name (BILL /
 SKELETON_SIMILARITY = 0.85  # same consonants, for a name written without vowels (Arabic, Hebrew)
 INITIAL_SIMILARITY = 0.75  # an initial and a name with that first letter
 INITIAL_WEIGHT = 1.0  # an initial says little (a rare surname weighs 8 to 12)
+LISTED_INITIAL_SHARE = 0.5  # share of its link a traveller's word linked to a listed initial is credited
 PARTICLE_WEIGHT = 0.5  # AL, BIN, VAN, DE ...: kept, but lists attach, detach and omit them at random
 LISTED_MISSING_INNER = 0.1  # share of its weight a middle token of the listed name costs when absent
 TRAVELLER_MISSING_INNER = 0.2  # the same for a middle token of the traveller's name the entry lacks
@@ -111,7 +112,8 @@ def token_similarity(a: str, b: str, phon_a: str = "", phon_b: str = "",
     return 0.0
 
 
-def align(matrix: Sequence[Sequence[float]], q_w: Sequence[float], l_w: Sequence[float]) -> tuple[float, list[int]]:
+def align(matrix: Sequence[Sequence[float]], q_w: Sequence[float], l_w: Sequence[float],
+          l_initial: Sequence[bool] = ()) -> tuple[float, list[int]]:
     """Score of one alignment of traveller tokens (rows) with listed tokens (columns), and for each
     traveller token the listed token it is linked to (-1 for none).
 
@@ -120,7 +122,9 @@ def align(matrix: Sequence[Sequence[float]], q_w: Sequence[float], l_w: Sequence
     token missing from the middle of a name (a middle name, a patronymic, a father's or
     grandfather's name) costs only part of its weight: little on the list side, which often knows
     more names than a passport prints, more on the traveller's side. The first and last tokens (the
-    personal and family names) cost their full weight. The lower coverage dominates.
+    personal and family names) cost their full weight. The lower coverage dominates. A traveller's
+    word linked to a listed initial (`l_initial`) counts only half its link: EMILY S on a list says
+    little about which Emily S... is meant.
     """
     n_q, n_l = len(q_w), len(l_w)
     # Best pairs first; among equals, the earlier tokens (an initial A links to the first given name).
@@ -132,6 +136,8 @@ def align(matrix: Sequence[Sequence[float]], q_w: Sequence[float], l_w: Sequence
         if q_sim[i] == 0.0 and l_sim[j] == 0.0:
             q_sim[i] = l_sim[j] = -s
             links[i] = j
+            if l_initial and l_initial[j] and -s < 1.0:
+                q_sim[i] = -s * LISTED_INITIAL_SHARE
     # A middle name on each side that matches nothing on the other is a conflict (another person),
     # not an omission: as many as the other side has cost their full weight, the heaviest first.
     q_free = _unmatched_inner(q_sim, q_w)
@@ -189,7 +195,8 @@ def name_similarity(query: Sequence[str], listed: Sequence[str], weight: Callabl
         pa, sa = phonetic(a), related(a)
         matrix.append([token_similarity(a, b, pa, pb, sa, sb, alts)
                        for b, pb, sb, alts in zip(listed, l_phon, l_sym, l_alt, strict=True)])
-    aligned, links = align(matrix, [weight(t) for t in query], [weight(t) for t in listed])
+    aligned, links = align(matrix, [weight(t) for t in query], [weight(t) for t in listed],
+                           [len(t) == 1 for t in listed])
     if len(query) != len(listed) or -1 in links:  # joined or split words: compare the space-less forms
         aligned = max(aligned, joined_similarity(query, listed))
     return aligned
