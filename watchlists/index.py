@@ -96,7 +96,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 _MIN_DELETE_LEN = 4
 PATRONYMIC_ENDINGS = ("OVICH", "EVICH", "OVNA", "EVNA", "OGLU", "KYZY", "ULY")
-PREFILTER_RATIO = 50  # token_sort_ratio below which a candidate is not compared carefully
+PREFILTER_RATIO = 55  # token_sort_ratio below which a candidate is not compared carefully
 _SKIP_MIN_DF = 64  # posting lists shorter than this are always read (checking them costs more)
 _CACHE_SIZE = 1 << 17  # query tokens whose variants are remembered
 _NAME_CACHE_SIZE = 1 << 15  # candidate names whose token ids and prefilter key are remembered (~12 MB)
@@ -1254,12 +1254,16 @@ class WatchlistIndex:
         ids = [k[0] for k in known]
         if len(cands) > 4 and not vowelless and min(map(len, tokens)) > 1:
             # One C call to drop the hopeless before the careful comparison; not for links that
-            # letters do not show (a name without vowels, initials, a listed word's other spellings).
+            # letters do not show (a name without vowels, initials, a listed word's other spellings,
+            # a nickname).
             keys = [k[1] for k in known]
             kept = {i for _, _, i in process.extract(" ".join(tokens), keys, scorer=fuzz.token_sort_ratio,
                                                      processor=None, score_cutoff=PREFILTER_RATIO, limit=None)}
             respelt = self.name_has_alt[np.asarray(cands, np.int64)].tolist()
-            keep = [i for i in range(len(cands)) if i in kept or respelt[i]]
+            nicknamed = {tid for t in tokens for name in self._token(t).related
+                         if (tid := self.vocab.get(name)) is not None}
+            keep = [i for i in range(len(cands)) if i in kept or respelt[i]
+                    or (nicknamed and not nicknamed.isdisjoint(ids[i]))]
             cands = [cands[i] for i in keep]
             ids = [ids[i] for i in keep]
         floor = self.prefilter if threshold is None else max(self.prefilter, threshold - MAX_NON_DOCUMENT_BONUS)
