@@ -980,7 +980,7 @@ class WatchlistIndex:
                                    [u_len[c] == 1 for c in cols])
             if len(tokens) != len(cols) or -1 in links:  # joined or split words: compare the space-less forms
                 l_len = sum(u_len[c] for c in cols)  # Indel similarity is at most 2·shorter/(sum of lengths)
-                if 2.0 * min(q_len, l_len) / (q_len + l_len) - JOINED_PENALTY > aligned:
+                if 2.0 * min(q_len, l_len) / (q_len + l_len) - JOINED_PENALTY > max(aligned, floor):
                     aligned = max(aligned, joined_similarity(tokens, [self.vocab_list[t] for t in ids]))
             out.append(aligned)
         return out
