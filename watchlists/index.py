@@ -29,6 +29,10 @@ Strategy (query cost grows with the size of a few posting lists, not with the li
 7. The usual traveller is on no list: the entries his name tokens reach are remembered per token
    tuple (names recur), and one-bit filters over document and joined-token keys say "absent"
    without a binary search, so screening him again costs a few dict look-ups (`may_hit`).
+8. Other writings: a non-Latin listed word keeps its other tables' spellings (ICAO 9303, national
+   passport tables) as respellings that reach and score as the word; Han, Hangul and kana forms
+   that regroup syllables, and Latin Chinese/Korean names' other romanisations, are names of their
+   own. A query token also reaches its nicknames and, written without vowels, its consonant skeleton.
 Documents (passport numbers, lost/stolen lists) have their own exact and OCR-folded key tables.
 """
 

@@ -41,7 +41,6 @@ PARTICLES = frozenset({
 })
 # MRZ and data-entry placeholders for a missing name part.
 PLACEHOLDERS = frozenset({"FNU", "LNU", "XXX", "NFN", "NLN", "UNKNOWN", "NONE"})
-STOP_TOKENS = TITLES | PARTICLES | PLACEHOLDERS
 # Distinct names remembered by `name_tokens`: travellers repeat names all day (Zipf), and an entry
 # costs a few hundred bytes, so the cache stays around 20 MB however long the service runs.
 NAME_CACHE_SIZE = 1 << 16

@@ -2,11 +2,13 @@
 
 Strategy: the name gives a similarity in 0..1; every other feature adds or subtracts a small,
 fixed, documented amount (docs/watchlists.md), so an officer can add the lines up himself.
-Name similarity is a rare-token-weighted alignment: each token of either side is matched to its
-best counterpart (edit-distance similarity, or a phonetic match), and tokens count by their
+Name similarity is a rare-token-weighted alignment: each token of either side is linked to its
+best counterpart by the first rule that links them (exact, swapped letters, spelling, a listed
+word's respelling, nickname, consonant skeleton, sound, initial), and tokens count by their
 inverse document frequency in the list, so MOHAMMED or CORP barely move the score while a rare
-surname decides it. Joined/split tokens ("ABDUL RAHMAN" / "ABDULRAHMAN") are covered by also
-comparing the space-less forms.
+surname decides it. Coverage is asymmetric (`align`): a middle name one side lacks costs little.
+Joined/split tokens ("ABDUL RAHMAN" / "ABDULRAHMAN") are covered by also comparing the space-less
+forms.
 """
 
 from __future__ import annotations

@@ -27,6 +27,10 @@ from anyascii import anyascii
 
 # A name never turns into more spellings than this: each one becomes an index entry.
 MAX_FORMS = 8
+# Longer than any name a passport or a list holds (EDIFACT gives five elements of 35): a crafted
+# name of thousands of Han or Thai characters would cost seconds of segmentation per form, so such
+# a name gets no other forms (it is still screened in its first, anyascii form).
+MAX_NAME_CHARS = 200
 # Distinct names remembered: list names are transliterated once at index build, travellers repeat.
 CACHE_SIZE = 1 << 16
 
@@ -706,7 +710,10 @@ def _latin_forms(name: str) -> tuple[Form, ...]:
 
 def latin_forms(name: str) -> list[tuple[str, str]]:
     """Latin spellings of a name written in a non-Latin script, each with the label of the rule that
-    made it, most common on documents first; [] for a name already in Latin script."""
+    made it, most common on documents first; [] for a name already in Latin script or longer than
+    `MAX_NAME_CHARS`."""
+    if len(name) > MAX_NAME_CHARS:
+        return []
     return list(_latin_forms(name))
 
 

@@ -196,3 +196,10 @@ def test_too_short_skeletons_are_empty(token: str) -> None:
 
 def test_skeleton_ignores_case_and_punctuation() -> None:
     assert consonant_skeleton("al-Rahman") == consonant_skeleton("ALRAHMAN") == "LRHMN"
+
+
+def test_a_name_longer_than_any_document_holds_gets_no_forms() -> None:
+    """A crafted name of thousands of characters would cost seconds of segmentation per form."""
+    assert latin_forms("李小龙" * 2000) == []
+    assert latin_forms("ทักษิณ ชินวัตร" * 300) == []
+    assert latin_forms("李小龙") != []
