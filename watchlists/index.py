@@ -384,8 +384,13 @@ class WatchlistIndex:
     """Candidate generation and scoring for one list (or any set of entries)."""
 
     def __init__(self, entries: Iterable[WatchlistEntry], *, common_df: int | None = None,
-                 max_candidates: int = 20, prefilter: float = 0.6) -> None:
+                 max_candidates: int = 20, prefilter: float = 0.6, reference: WatchlistIndex | None = None) -> None:
+        """`reference`: the whole list these entries are part of (a change's added and changed entries).
+        Token weights, common tokens and joined-form weights are then the whole list's, so a traveller
+        scores against an entry here exactly as against the whole list, and a given name that is
+        common on the list is probed in pairs here too, however rare it is among the entries."""
         self.max_candidates = max_candidates
+        self._reference = reference
         self.prefilter = prefilter
         codes = _Codes()
         entry_ids = _Strings()
@@ -498,13 +503,23 @@ class WatchlistIndex:
         self.vocab = vocab
         self.vocab_list = list(vocab)
         n_names = max(1, len(name_entry))
-        self.df = _np(df, np.int32)
-        self.idf = np.log(1.0 + n_names / np.maximum(self.df, 1)).astype(np.float32)
+        self.df = _np(df, np.int32)  # postings' lengths here
+        weight_df = self.df  # what the weights are computed from: the whole list's counts with a reference
+        if reference is not None:
+            n_names = max(1, len(reference.name_entry))
+            ref_ids = np.fromiter((reference.vocab.get(t, -1) for t in vocab), np.int64, count=len(vocab))
+            if len(reference.df):
+                ref_df = np.where(ref_ids >= 0, reference.df[np.maximum(ref_ids, 0)], 0)
+                weight_df = np.maximum(self.df, ref_df).astype(np.int32)
+        self._n_names = n_names
+        self.idf = np.log(1.0 + n_names / np.maximum(weight_df, 1)).astype(np.float32)
         self.max_idf = float(math.log(1.0 + n_names))
         self.tok_weight = np.fromiter((_token_weight(t, float(w)) for t, w in zip(self.vocab_list, self.idf.tolist(),
                                                                                    strict=True)),
                                       np.float64, count=len(self.vocab_list))
-        self.common_df = common_df if common_df is not None else max(200, n_names // 500)
+        self.common_df = common_df if common_df is not None else (
+            reference.common_df if reference is not None else max(200, n_names // 500))
+        self.is_common: npt.NDArray[np.bool_] = weight_df > self.common_df
         self.name_entry = _np(name_entry, np.int32)
         self.name_weak = _np(name_weak, np.int8).astype(bool)
         self.name_kind = _np(name_kind, np.int16)
@@ -522,7 +537,7 @@ class WatchlistIndex:
         del joined_k, joined_v
         # Pairs: only needed where both tokens are common (otherwise the rarer one's single posting
         # reaches the name), which keeps the pair table small.
-        common = (self.df > self.common_df).tolist()
+        common = self.is_common.tolist()
         pair_k, pair_v = array("q"), array("i")
         toks = self.name_tok.tolist()
         offs = self.name_tok_off.tolist()
@@ -680,13 +695,15 @@ class WatchlistIndex:
         tid = self.vocab.get(token)
         if tid is not None:
             return float(self.tok_weight[tid])
+        if self._reference is not None:
+            return self._reference.weight(token)
         return _token_weight(token, self.max_idf)
 
     def phonetic(self, token: str) -> str:
         return jellyfish.metaphone(token)
 
     def _joined_idf(self, count: int) -> float:
-        return math.log(1.0 + max(1, len(self.name_entry)) / count)
+        return math.log(1.0 + self._n_names / count)
 
     def _token(self, token: str) -> _QueryToken:
         cached = self._token_cache.get(token)
@@ -714,7 +731,7 @@ class WatchlistIndex:
             for tid in same:
                 if tid in seen:
                     continue
-                if self.df[tid] > self.common_df:
+                if self.is_common[tid]:
                     commons.append((tid, SKELETON_SIMILARITY))
                 else:
                     singles.append((int(self.df[tid]), float(self.idf[tid]) * SKELETON_SIMILARITY, 0, tid))
@@ -732,18 +749,20 @@ class WatchlistIndex:
         phon = _phon_key(token)
         related = related_names(token)
         variants = self._variants(token, phon, related)
-        joined_df = self._joined_count(_h(token))  # listed names holding the token as two joined neighbours
-        idf, df, common_df = self.idf, self.df, self.common_df
-        weights = [float(idf[tid]) for tid, _ in variants] + ([self._joined_idf(joined_df)] if joined_df else [])
+        key = _h(token)
+        joined_df = self._joined_count(key)  # listed names holding the token as two joined neighbours
+        whole_df = self._joined_weight_count(key, joined_df)
+        idf, df, is_common = self.idf, self.df, self.is_common
+        weights = [float(idf[tid]) for tid, _ in variants] + ([self._joined_idf(whole_df)] if joined_df else [])
         singles: list[_Probe] = []
         commons: list[tuple[int, float]] = []
         for tid, sim in variants:
-            if df[tid] > common_df:
+            if is_common[tid]:
                 commons.append((tid, sim))
             else:
                 singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
-        if 0 < joined_df <= common_df:  # the traveller joined what the list writes apart
-            singles.append((joined_df, self._joined_idf(joined_df), 1, _h(token)))
+        if 0 < joined_df and whole_df <= self.common_df:  # the traveller joined what the list writes apart
+            singles.append((joined_df, self._joined_idf(whole_df), 1, key))
         weight = self.weight(token)
         best = max(weights, default=self.max_idf)
         if is_particle(token):
@@ -753,6 +772,12 @@ class WatchlistIndex:
     def _joined_count(self, key: int) -> int:
         return self.joined.count(key) if key in self._joined_filter else 0
 
+    def _joined_weight_count(self, key: int, count: int) -> int:
+        """How many names of the whole list hold this joined form (this index's count without a reference)."""
+        if self._reference is None or not count:
+            return count
+        return max(count, self._reference._joined_count(key))
+
     def _joined_probes(self, left: str, right: str) -> tuple[_Probe, ...]:
         """Postings of two neighbouring query tokens written as one (cached with the tokens)."""
         text = left + right
@@ -760,13 +785,14 @@ class WatchlistIndex:
         cached = self._token_cache.get(key)
         if cached is None:
             probes: list[_Probe] = []
-            df, common_df = self.df, self.common_df
+            df = self.df
             joined_tid = self.vocab.get(text)  # the list joins what the traveller writes apart
-            if joined_tid is not None and df[joined_tid] <= common_df:
+            if joined_tid is not None and not self.is_common[joined_tid]:
                 probes.append((int(df[joined_tid]), float(self.idf[joined_tid]), 0, joined_tid))
             count = self._joined_count(_h(text))
-            if 0 < count <= common_df:
-                probes.append((count, self._joined_idf(count), 1, _h(text)))
+            whole = self._joined_weight_count(_h(text), count)
+            if 0 < count and whole <= self.common_df:
+                probes.append((count, self._joined_idf(whole), 1, _h(text)))
             cached = self._token_cache[key] = _QueryToken(0, 0.0, 0.0, tuple(probes), ())
         return cached.singles
 

@@ -158,6 +158,8 @@ hits = Table(
     # No foreign key: on SQLite adding one means rebuilding hits, which would cascade to hit_decisions.
     Column("carried_to", Id),
     Column("traveller_key", String(64)),
+    # revision 0008: the entry left its list (a hit stays open until an officer decides; this only says so)
+    Column("entry_removed_at", Stamp),
 )
 
 assemblies = Table(
@@ -333,3 +335,85 @@ key_fingerprints = Table(
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)  # again, now with the console's tables
+
+# ---- live lists (revision 0008): list versions in force, what each manifest was screened against, re-screen runs ----
+# Owned by api_engine/service/lists.py and api_engine/service/rescreen.py. A list version is known by the
+# digest of its entries' fingerprints (stable keys: blake2b of the entry id and of its content), kept so a
+# later version's diff can be worked out in any process, after any restart. `manifest_screens` says which
+# version of each list a manifest's travellers were screened against: a re-screen moves it to the version
+# in force in the same transaction that stores the new hits, so a manifest is re-screened once per change.
+
+list_versions = Table(
+    "list_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("list_name", String(100), nullable=False),
+    Column("digest", String(32), nullable=False),
+    Column("version", String(64), nullable=False),  # the loader's version label (a list date, a file hash)
+    Column("source", String(500), nullable=False),  # the configured file, or "upload:<id>"
+    Column("entries", Integer, nullable=False),
+    Column("previous_digest", String(32)),
+    Column("added", Integer, nullable=False),
+    Column("removed", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("fingerprints", LargeBinary, nullable=False),  # watchlists.screener.Fingerprints.to_bytes()
+    Column("trigger", String(32), nullable=False),  # start | file_change | signal | operator | upload
+    Column("installed_at", Stamp, nullable=False),
+    UniqueConstraint("list_name", "digest", name="uq_list_versions_list_digest"),
+)
+
+manifest_screens = Table(
+    "manifest_screens", metadata,
+    Column("manifest_id", Id, ForeignKey("manifests.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_name", String(100), primary_key=True),
+    Column("digest", String(32), nullable=False),  # "" : to be screened against the whole list in force
+    Index("ix_manifest_screens_list_digest", "list_name", "digest"),
+)
+
+rescreen_runs = Table(
+    "rescreen_runs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("list_name", String(100), nullable=False),
+    Column("from_digest", String(32)),  # NULL: against the whole list
+    Column("to_digest", String(32), nullable=False),
+    Column("from_version", String(64)),
+    Column("to_version", String(64), nullable=False),
+    Column("trigger", String(32), nullable=False),  # start | file_change | signal | operator | upload
+    Column("requested_by", String(100)),
+    Column("since", Stamp),  # `lists rescreen --since`: changes since this instant
+    Column("entries", Integer, nullable=False),  # added and changed entries screened against
+    Column("removed", Integer, nullable=False),
+    Column("travellers", Integer, nullable=False, server_default="0"),  # travellers considered
+    Column("manifests", Integer, nullable=False, server_default="0"),
+    Column("new_hits", Integer, nullable=False, server_default="0"),
+    Column("flagged", Integer, nullable=False, server_default="0"),  # open hits flagged "entry removed from list"
+    Column("status", String(16), nullable=False),  # running | done
+    Column("started_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Column("finished_at", Stamp),
+    Column("seconds", Float),
+)
+
+# The state of each configured list as the service last checked it: the version in force and, when the
+# file could not be loaded, why (a reason, never a line of the file) and since when.
+list_states = Table(
+    "list_states", metadata,
+    Column("list_name", String(100), primary_key=True),
+    Column("source", String(500), nullable=False),
+    Column("digest", String(32)),
+    Column("version", String(64)),
+    Column("entries", Integer),
+    Column("checked_at", Stamp, nullable=False),
+    Column("error", Text),
+    Column("error_at", Stamp),
+)
+
+# `api-engine lists reload`: asks every running worker to look at its list files now.
+list_requests = Table(
+    "list_requests", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # reload
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", Stamp, nullable=False),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the live lists' tables
