@@ -107,6 +107,15 @@ class Settings(BaseSettings):
 
     retention_interval_s: float = 900.0  # the service runs the retention job this often; 0 turns it off
 
+    # Live lists (api_engine.service.lists, api_engine.service.rescreen): configured list files are looked
+    # at this often (and at once on SIGHUP or `api-engine lists reload`); a change is installed and the
+    # stored travellers of flights still in the window (not yet arrived, or arrived less than the margin
+    # ago) are re-screened against its added and changed entries. While records wait, a re-screen takes
+    # at most `rescreen_share` of a worker's time; an idle worker re-screens at full speed.
+    list_check_interval_s: float = Field(default=30.0, gt=0, le=60)
+    rescreen_margin_s: float = Field(default=86400.0, ge=0)
+    rescreen_share: float = Field(default=0.5, gt=0, le=1)
+
     @classmethod
     def with_overrides(cls, **overrides: Any) -> Settings:
         """Settings from the environment, with command-line options that were actually given on top."""

@@ -106,13 +106,20 @@ def content_digest(canonical: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(canonical, digest_size=8).digest(), "little", signed=True)
 
 
+def id_key(entry_id: str) -> int:
+    """A stable 64-bit key of an entry id: the same in every process, so fingerprints can be stored."""
+    return int.from_bytes(hashlib.blake2b(entry_id.encode("utf-8"), digest_size=8, person=b"entry-id").digest(),
+                          "little", signed=True)
+
+
 @dataclass(frozen=True)
 class Fingerprints:
     """One list version as 20 bytes an entry (id key, content digest, position), sorted by id key:
     what a diff and a look-up by id need, instead of the entries.
 
-    The id key is Python's string hash: fingerprints are compared within one process only. Two ids
-    sharing a 64-bit key (about 1 in 10^7 for two million-entry lists) would count as one."""
+    Keys and digests are blake2b, the same in every process: a version's fingerprints are stored
+    (`to_bytes`) and a later version is compared with them after a restart. Two ids sharing a 64-bit
+    key (about 1 in 10^7 for two million-entry lists) would count as one."""
 
     keys: npt.NDArray[np.int64]
     digests: npt.NDArray[np.int64]
@@ -125,9 +132,30 @@ class Fingerprints:
     def __len__(self) -> int:
         return len(self.keys)
 
+    @property
+    def digest(self) -> str:
+        """The version's identity: its entries' keys and contents (not their order in the file)."""
+        h = hashlib.blake2b(digest_size=16, person=b"list-version")
+        h.update(self.keys.tobytes())
+        h.update(self.digests.tobytes())
+        return h.hexdigest()
+
+    def to_bytes(self) -> bytes:
+        return self.keys.astype("<i8").tobytes() + self.digests.astype("<i8").tobytes() + \
+            self.positions.astype("<i4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Fingerprints:
+        n = len(data) // 20
+        if n * 20 != len(data):
+            raise ValueError("not a fingerprints blob")
+        return cls(keys=np.frombuffer(data, "<i8", n).astype(np.int64),
+                   digests=np.frombuffer(data, "<i8", n, 8 * n).astype(np.int64),
+                   positions=np.frombuffer(data, "<i4", n, 16 * n).astype(np.int32))
+
     def find(self, entry_id: str) -> int | None:
         """Position of the entry with this id (by key: the caller checks the id where a wrong one matters)."""
-        key = hash(entry_id)
+        key = id_key(entry_id)
         i = int(np.searchsorted(self.keys, key))
         return int(self.positions[i]) if i < len(self.keys) and int(self.keys[i]) == key else None
 
@@ -147,7 +175,7 @@ class FingerprintBuilder:
         self._digests = array("q")
 
     def add(self, entry_id: str, canonical: bytes) -> None:
-        self._keys.append(hash(entry_id))
+        self._keys.append(id_key(entry_id))
         self._digests.append(content_digest(canonical))
 
     def observe(self, entries: Iterable[WatchlistEntry]) -> Iterator[WatchlistEntry]:
