@@ -506,18 +506,19 @@ class WatchlistIndex:
         self.df = _np(df, np.int32)  # postings' lengths here
         weight_df = self.df  # what the weights are computed from: the whole list's counts with a reference
         if reference is not None:
-            n_names = max(1, len(reference.name_entry))
+            n_names = max(1, reference.n_names)
             ref_ids = np.fromiter((reference.vocab.get(t, -1) for t in vocab), np.int64, count=len(vocab))
             if len(reference.df):
                 ref_df = np.where(ref_ids >= 0, reference.df[np.maximum(ref_ids, 0)], 0)
                 weight_df = np.maximum(self.df, ref_df).astype(np.int32)
-        self._n_names = n_names
+        self._n_names = n_names  # of the whole list: what IDF weights are relative to
+        self.n_names: int = len(name_entry)
         self.idf = np.log(1.0 + n_names / np.maximum(weight_df, 1)).astype(np.float32)
         self.max_idf = float(math.log(1.0 + n_names))
         self.tok_weight = np.fromiter((_token_weight(t, float(w)) for t, w in zip(self.vocab_list, self.idf.tolist(),
                                                                                    strict=True)),
                                       np.float64, count=len(self.vocab_list))
-        self.common_df = common_df if common_df is not None else (
+        self.common_df: int = common_df if common_df is not None else (
             reference.common_df if reference is not None else max(200, n_names // 500))
         self.is_common: npt.NDArray[np.bool_] = weight_df > self.common_df
         self.name_entry = _np(name_entry, np.int32)
@@ -666,8 +667,10 @@ class WatchlistIndex:
         names = []
         if with_names:
             first, last = self.entry_name_off[e_idx:e_idx + 2].tolist()
-            names = [NameVariant.model_construct(name=self._name_text[i], kind=code[k] or "primary", quality=None)
-                     for i, k in zip(range(first, last), self.name_kind[first:last].tolist(), strict=True)
+            weak = self.name_weak[first:last].tolist()
+            names = [NameVariant.model_construct(name=self._name_text[i], kind=code[k] or "primary",
+                                                 quality="low" if w and code[k] != "weak_alias" else None)
+                     for i, k, w in zip(range(first, last), self.name_kind[first:last].tolist(), weak, strict=True)
                      if not (code[k] or "").startswith(TRANSLIT_KIND)]  # forms the index made, not the list's
         return WatchlistEntry.model_construct(
             id=self._entry_ids[e_idx], list=str(code[int(self.entry_list[e_idx])]),
@@ -761,7 +764,7 @@ class WatchlistIndex:
                 commons.append((tid, sim))
             else:
                 singles.append((int(df[tid]), float(idf[tid]) * sim, 0, tid))
-        if 0 < joined_df and whole_df <= self.common_df:  # the traveller joined what the list writes apart
+        if joined_df > 0 and whole_df <= self.common_df:  # the traveller joined what the list writes apart
             singles.append((joined_df, self._joined_idf(whole_df), 1, key))
         weight = self.weight(token)
         best = max(weights, default=self.max_idf)
@@ -791,7 +794,7 @@ class WatchlistIndex:
                 probes.append((int(df[joined_tid]), float(self.idf[joined_tid]), 0, joined_tid))
             count = self._joined_count(_h(text))
             whole = self._joined_weight_count(_h(text), count)
-            if 0 < count and whole <= self.common_df:
+            if count > 0 and whole <= self.common_df:
                 probes.append((count, self._joined_idf(whole), 1, _h(text)))
             cached = self._token_cache[key] = _QueryToken(0, 0.0, 0.0, tuple(probes), ())
         return cached.singles

@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -322,6 +322,21 @@ def diff_entries(list_name: str, old: ListSnapshot | None, new: ListSnapshot) ->
                     added=EntryIds(new.index, added), removed=gone, changed=EntryIds(new.index, changed))
 
 
+def changed_snapshot(new: ListSnapshot, old: Fingerprints | None) -> ListSnapshot:
+    """The entries added or changed since `old` (None: all of them), indexed as part of `new`: a traveller
+    scores against them exactly as against the whole list (`WatchlistIndex(reference=...)`), and the
+    index costs what the change holds, not what the list holds."""
+    if old is None:
+        return new
+    added, _, changed = old.compare(new.fingerprints)
+    positions = sorted(set(added.tolist()) | set(changed.tolist()))
+    index = WatchlistIndex((new.index.entry(p) for p in positions), reference=new.index)
+    builder = FingerprintBuilder()
+    for p in positions:
+        builder.add(new.index.entry_id(p), b"")
+    return ListSnapshot(name=new.name, version=new.version, index=index, fingerprints=builder.freeze())
+
+
 class Screener:
     """All loaded lists, their thresholds and the allowlist."""
 
@@ -405,13 +420,16 @@ class Screener:
 
     def screen_traveller(self, traveller_id: str, name: str | None, *, date_of_birth: date | None = None,
                          nationality: str | None = None, gender: str | None = None,
-                         documents: Sequence[tuple[str | None, str | None]] = (), limit: int = 10) -> list[Hit]:
+                         documents: Sequence[tuple[str | None, str | None]] = (), limit: int = 10,
+                         lists: Mapping[str, ListSnapshot] | None = None) -> list[Hit]:
         """Hits of one traveller presenting several documents (number, issuing country): `screen` once
         per document (once without one when there are none), the best hit per entry, best first.
 
         What a `ScreeningQuery` per document gives, without building one: the traveller whom no list
-        can match (nearly all of them) costs a few cached look-ups."""
-        lists = self._lists  # one version of every list for all the traveller's documents
+        can match (nearly all of them) costs a few cached look-ups. `lists` screens against other
+        snapshots than those in force (a change's entries: `changed_snapshot`), with the same
+        thresholds and clearances."""
+        lists = self._lists if lists is None else MappingProxyType(dict(lists))  # one version for all documents
         tokens = name_tokens(name) if name else ()
         forms = other_forms(name) if name else ()
         vowelless = is_vowelless(name) if name else False
