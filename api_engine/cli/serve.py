@@ -40,6 +40,7 @@ from prometheus_client import Counter
 
 from api_engine.service.broker import BrokerError, EmbeddedBroker
 from api_engine.service.http import HttpServer, create_app
+from api_engine.service.lists import request_check
 from api_engine.service.pipeline import (
     Health,
     Pipeline,
@@ -113,10 +114,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _stop_on_signals() -> asyncio.Event:
+    """SIGTERM/SIGINT stop; SIGHUP makes the list files be looked at now (api_engine.service.lists)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, request_check)
     return stop
 
 
@@ -354,6 +357,15 @@ async def _supervise(settings: Settings, bootstrap_servers: str, stop: asyncio.E
         return proc
 
     procs = {i: spawn(i) for i in range(settings.workers)}
+
+    def forward_hangup() -> None:  # each worker looks at its list files now
+        log.info("event=signal_forwarded signal=SIGHUP workers=%d", len(procs))
+        for proc in procs.values():
+            if proc.exitcode is None and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGHUP)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, forward_hangup)
     budgets = {i: RestartBudget(settings) for i in procs}
     restart_at: dict[int, float] = {}  # worker -> monotonic time of its restart
     status = 0

@@ -171,6 +171,9 @@ class AlertEvent(_Event):
     explanation_text: str = ""
     manifest_uid: str
     lane: str
+    raised_by: Literal["manifest", "rescreen"] = Field(
+        default="manifest", description="manifest: screening a list as it arrived; rescreen: a list change "
+                                        "re-screened travellers already received (no new message)")
 
 
 class ManifestEvent(_Event):

@@ -416,6 +416,11 @@ class Pipeline:
                                   "broker": self.broker.describe(), "screened": self.screened}
         if not self.screened:
             out["warning"] = "running unscreened: no watchlist is loaded, no traveller is screened"
+        lists = getattr(self.processor, "lists", None)
+        if lists is not None:
+            out["lists"] = lists.status()
+            if lists.errors:
+                out["list_errors"] = lists.errors
         return out
 
     def request_stop(self) -> None:
@@ -488,11 +493,12 @@ class Pipeline:
                                     listener=_Rebalance(self))
             committer = asyncio.create_task(self._commit_loop())
             prober = asyncio.create_task(self._probe_loop())
+            rescreener = asyncio.create_task(self._rescreen_loop())
             try:
                 await self._fetch_loop()
             finally:
                 await self._drain(self.settings.shutdown_timeout_s * 0.8)
-                for task in (committer, prober):
+                for task in (committer, prober, rescreener):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -539,6 +545,23 @@ class Pipeline:
                 if lane.task is None or lane.task.done():
                     lane.task = asyncio.create_task(self._run_lane(tp, lane))
             IN_FLIGHT.set(self._in_flight)
+
+    async def _rescreen_loop(self) -> None:
+        """List files followed and stored travellers re-screened after a change (api_engine.service.rescreen)."""
+        if not hasattr(self.processor, "lists"):
+            return
+        from api_engine.service.rescreen import Rescreener
+
+        rescreener = Rescreener(self.processor, worker=self.worker, workers=self.settings.workers)  # type: ignore[arg-type]
+        rescreener.emit = self._emit_outputs
+        await rescreener.run(self._stop)
+
+    async def _emit_outputs(self, outputs: Sequence[Any]) -> None:
+        """Produce events made outside a record (re-screening) and wait for the broker's acknowledgement."""
+        futures = await self._send(list(outputs))
+        await asyncio.gather(*futures)
+        for o in outputs:
+            _account(o)
 
     async def _probe_loop(self) -> None:
         """Ask the broker for metadata every second: readiness follows the broker even when idle."""

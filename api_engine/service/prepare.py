@@ -50,6 +50,8 @@ class Screened:
     header_json: str  # the manifest without its travellers, as stored
     traveller_json: list[str]  # each traveller as stored (encrypted) and hashed into the digest
     multipart: bool = False
+    # The version (digest) of each list in force when screening began: what a list change re-screens from.
+    screened_with: dict[str, str] | None = None
     # Built off the event loop before the transaction opens (see Processor._seal_screened):
     rows: list[dict[str, Any]] | None = None  # traveller rows, identifying columns encrypted, no manifest_id yet
     views: list[dict[str, Any]] | None = None  # TravellerView fields, validated once inside the ManifestEvent

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +66,7 @@ from api_engine.service.screening import HitLike, Screener, screener_from_settin
 from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
+from api_engine.store.schema import manifest_screens
 from parsers import Finding, Manifest, Severity, Traveller
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, part_key
 from parsers.contrl import write_contrl
@@ -120,7 +122,9 @@ class Processor:
         self.settings = settings
         self.store = store
         self.profile = profile
-        self.lists = LiveLists(store, screener)  # the settings' lists, plus the console's uploads and clearances
+        # the settings' lists (followed as their files change), plus the console's uploads and clearances
+        self.lists = LiveLists(store, screener, check_interval_s=settings.list_check_interval_s)
+        self.waiting = 0  # records between arrival and commit: a re-screen paces itself while any wait
         self.executor = executor
         self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
         # One heavy thing at a time in this process: preparing a record (on the executor) or a write
@@ -179,7 +183,12 @@ class Processor:
         except BaseException:
             await store.close()
             raise
-        await processor.lists.install_uploads()
+        try:
+            await processor.lists.install_uploads()
+            await processor.lists.record_all("start")  # a file changed while the service was down is a change
+        except BaseException:
+            await store.close()
+            raise
         return processor
 
     async def close(self) -> None:
@@ -224,6 +233,15 @@ class Processor:
         The sender's authenticated identity comes from `identities`, or from each record's `origins`
         (Kafka topic and headers) as the sender binding reads them; without a binding it is ignored.
         """
+        self.waiting += 1
+        try:
+            return await self._process_batch(records, source, origins, identities)
+        finally:
+            self.waiting -= 1
+
+    async def _process_batch(self, records: Sequence[tuple[bytes, bytes | None]], source: str,
+                             origins: Sequence[Origin] | None,
+                             identities: Sequence[str | None] | None) -> list[list[OutputEvent]]:
         if identities is None:
             binding = self.binding
             identities = ([binding.identity_of(topic, headers) for topic, headers in origins]
@@ -270,8 +288,11 @@ class Processor:
 
     def _prepare(self, value: bytes, rid: str) -> Prepared:
         """The CPU half of a record (runs in the executor): prepare, then seal what the store will keep."""
+        versions = self.lists.versions()  # before screening: a swap meanwhile is re-screened, never missed
         prep = prepare(value, self.profile, self.screener, control_ref=rid[:14],
                        max_record_bytes=self.settings.max_record_bytes)
+        for s in prep.singles:
+            s.screened_with = versions
         prep.sealed = self._seal_raw(value)
         for s in prep.singles:
             self._seal_screened(rid, s)
@@ -437,7 +458,9 @@ class Processor:
             stored = []
         await Store.add_part(conn, kh, state.generation, part.header.sequence, part.header.sequence_flag, iid,
                              self.keyring.encrypt_text(part.model_dump_json(), "assembly_parts.manifest_json") or "")
+        versions = self.lists.versions()
         screened = await self._cpu(complete_assembly, [*stored, part], self.screener)
+        screened.screened_with = versions
         emit = screened.complete and screened.digest != state.digest
         state = AssemblyState(key_hash=kh, generation=state.generation, complete=screened.complete,
                               digest=screened.digest if emit else state.digest, manifest_id=state.manifest_id)
@@ -492,6 +515,10 @@ class Processor:
                              "explanation": self.keyring.encrypt_text(
                                  json.dumps([e.model_dump() for e in alert.explanation]), "hits.explanation")})
         await Store.add_hits(conn, hit_rows)
+        if s.complete and s.screened_with:
+            await conn.execute(insert(manifest_screens), [
+                {"manifest_id": manifest_id, "list_name": name, "digest": digest}
+                for name, digest in s.screened_with.items()])
         if version > 1:  # this sender's earlier versions: their open hits follow the traveller, or stay open
             carried = await Store.carry_hits(conn, manifest_id, **same_flight)
             if carried:

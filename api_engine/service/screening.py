@@ -11,6 +11,7 @@ tells whether a screener can produce a hit at all: a service that screens nothin
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -51,6 +52,8 @@ class WatchlistScreener:
 
     def __init__(self, screener: Any) -> None:
         self.screener = screener
+        # configured list files: path -> (list name, (inode, size, mtime) when loaded); see LiveLists
+        self.sources: dict[str, tuple[str, tuple[int, int, int] | None]] = {}
 
     def screen(self, manifest: Manifest) -> Sequence[HitLike]:
         screen = self.screener.screen_traveller  # no query model per traveller: screening is hot
@@ -74,10 +77,24 @@ def screener_from_settings(settings: Settings) -> Screener:
     from watchlists import load
 
     lists = ListScreener()
+    sources: dict[str, tuple[str, tuple[int, int, int] | None]] = {}
     for path in settings.watchlists:
-        diff = lists.replace_list(load(path))
+        before = _file_stat(path)  # taken before reading: a change made during the load is seen next time
+        result = load(path)
+        diff = lists.replace_list(result)
+        sources[path] = (result.list_name, before)
         log.info("watchlist loaded: %s", diff.summary())
-    return WatchlistScreener(lists)
+    screener = WatchlistScreener(lists)
+    screener.sources = sources
+    return screener
+
+
+def _file_stat(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def screening_active(screener: object) -> bool:

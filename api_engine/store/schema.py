@@ -358,7 +358,11 @@ list_versions = Table(
     Column("fingerprints", LargeBinary, nullable=False),  # watchlists.screener.Fingerprints.to_bytes()
     Column("trigger", String(32), nullable=False),  # start | file_change | signal | operator | upload
     Column("installed_at", Stamp, nullable=False),
-    UniqueConstraint("list_name", "digest", name="uq_list_versions_list_digest"),
+    # 1, 2, 3 ... per list: two workers recording the same change collide here and one gives way (a list
+    # may come back to an earlier digest: that is a change too)
+    Column("seq", Integer, nullable=False),
+    UniqueConstraint("list_name", "seq", name="uq_list_versions_list_seq"),
+    Index("ix_list_versions_list_digest", "list_name", "digest"),
 )
 
 manifest_screens = Table(

@@ -38,9 +38,11 @@ def upgrade() -> None:
         sa.Column("fingerprints", sa.LargeBinary, nullable=False),
         sa.Column("trigger", sa.String(32), nullable=False),
         sa.Column("installed_at", Stamp, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_list_versions"),
-        sa.UniqueConstraint("list_name", "digest", name="uq_list_versions_list_digest"),
+        sa.UniqueConstraint("list_name", "seq", name="uq_list_versions_list_seq"),
     )
+    op.create_index("ix_list_versions_list_digest", "list_versions", ["list_name", "digest"])
     op.create_table(
         "manifest_screens",
         sa.Column("manifest_id", Id, nullable=False),
@@ -105,4 +107,5 @@ def downgrade() -> None:
     op.drop_table("rescreen_runs")
     op.drop_index("ix_manifest_screens_list_digest", table_name="manifest_screens")
     op.drop_table("manifest_screens")
+    op.drop_index("ix_list_versions_list_digest", table_name="list_versions")
     op.drop_table("list_versions")
