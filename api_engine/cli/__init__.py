@@ -22,6 +22,7 @@ _SUBCOMMANDS = (
     "api_engine.cli.audit",
     "api_engine.cli.console",
     "api_engine.cli.users",
+    "api_engine.cli.lists",
 )
 
 
