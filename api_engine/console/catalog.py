@@ -16,6 +16,12 @@ Uploads arrive as files on disk (the routes stream the request into one, with a 
 bytes object; a file the CSV reader cannot read (bad encoding, a field over its limit) is a clear
 refusal, not an error page.
 Reports never carry names: the loader's reasons name lines and ids only.
+The configured files change while the console runs (the service re-reads them too): `notice` looks at their
+size, modification time and inode at most every LIST_CHECK_S seconds, and at once when a hit names an entry the
+console's copy does not hold; a changed file is loaded in the background while the version held answers, then
+swapped in whole. A changed file that cannot be loaded leaves the version held in place (the log names the list
+and the exception type, never a line of the file); the latest version wins over a confirmed upload, as in the
+service.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,10 +53,13 @@ from watchlists.loaders.national import load_national
 from watchlists.screener import FingerprintBuilder, canonical_json
 
 from .models import UploadResult
+from .queries import LiveLists, live_lists
 
 log = logging.getLogger("api_engine.console.catalog")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _BLOCK = 128  # entries to a compressed block: one look-up inflates one block (~50 KB)
+LIST_CHECK_S = 30.0  # how often the configured files are looked at (a stat each, no read)
+FIND_WAIT_S = 3.0  # how long a hit page waits for a changed file that may hold its entry
 
 
 class EntryArchive:
@@ -120,28 +130,60 @@ def _safe_stem(filename: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem)[:60] or "upload"
 
 
+Signature = tuple[int, int, int]  # st_mtime_ns, st_size, st_ino
+
+
+def _signature(path: str) -> Signature | None:
+    """What says a file changed without reading it; None when it cannot be looked at (gone, no access)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+@dataclass
+class _Watched:
+    """A configured file: the signature of the version held (or last tried) and the list it holds."""
+
+    path: str
+    signature: Signature | None
+    list_name: str | None = None  # None until it loaded once
+    problem: str | None = None  # its line in Catalog.problems while it has never loaded
+
+
 class Catalog:
-    def __init__(self, store: Store, list_dir: Path) -> None:
+    def __init__(self, store: Store, list_dir: Path, check_every_s: float = LIST_CHECK_S) -> None:
         self.store = store
         self.list_dir = list_dir
         self.lists: dict[str, LoadedList] = {}
         self.configured: set[str] = set()  # names of the lists the settings load: uploads cannot displace them
         self.problems: list[str] = []
+        self.live = LiveLists()  # the service's lists as last read from the store (`uploads`)
+        self.check_every_s = check_every_s
+        self._watched: dict[str, _Watched] = {}
+        self._checked = time.monotonic()
+        self._reloading: dict[str, asyncio.Task[None]] = {}
 
     async def load_all(self, paths: list[str]) -> None:
         """Lists from the settings, then the latest accepted upload of each list."""
         for path in paths:
+            watched = self._watched[path] = _Watched(path, _signature(path))  # before reading: a later write shows
             try:
                 result = await asyncio.to_thread(load, path)
                 archive = await asyncio.to_thread(_read, result)
             except (LoadError, OSError, csv.Error) as exc:
-                self.problems.append(f"{Path(path).name}: {exc}")
+                watched.problem = f"{Path(path).name}: {exc}"
+                self.problems.append(watched.problem)
                 continue
             except ValueError as exc:  # e.g. not UTF-8: the type only, a message could quote the file
-                self.problems.append(f"{Path(path).name}: unreadable ({type(exc).__name__})")
+                watched.problem = f"{Path(path).name}: unreadable ({type(exc).__name__})"
+                self.problems.append(watched.problem)
                 continue
+            watched.list_name = result.list_name
             self.lists[result.list_name] = _loaded(result, archive, "settings")
             self.configured.add(result.list_name)
+        self._checked = time.monotonic()
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(select(watchlist_uploads).where(watchlist_uploads.c.accepted.is_(True))
                                        .order_by(watchlist_uploads.c.id))).all()
@@ -154,8 +196,79 @@ class Catalog:
                 self.lists[result.list_name] = _loaded(result, archive, "upload", row.uploaded_by)
 
     def entry(self, list_name: str, entry_id: str) -> WatchlistEntry | None:
+        """The entry in the version held; a miss makes the configured files be looked at now."""
+        self.notice()
+        found = self._held(list_name, entry_id)
+        if found is None and self._watched:
+            self.notice(at_once=True)
+        return found
+
+    async def find(self, list_name: str, entry_id: str, wait_s: float = FIND_WAIT_S) -> WatchlistEntry | None:
+        """`entry`, waiting up to `wait_s` for a changed file being loaded: a hit screened against a newer
+        version than the one held names an entry only that version has."""
+        found = self.entry(list_name, entry_id)
+        pending = [t for t in self._reloading.values() if not t.done()]
+        if found is None and pending:
+            await asyncio.wait(pending, timeout=wait_s)  # never cancels them: they finish in the background
+            found = self._held(list_name, entry_id)
+        return found
+
+    def _held(self, list_name: str, entry_id: str) -> WatchlistEntry | None:
         loaded = self.lists.get(list_name)
         return loaded.entries.get(entry_id) if loaded else None
+
+    def notice(self, *, at_once: bool = False) -> list[asyncio.Task[None]]:
+        """Look at the configured files (a stat each, at most every `check_every_s` unless `at_once`) and start
+        loading each one that changed, in the background; returns the loads running. Needs a running loop."""
+        clock = time.monotonic()
+        if at_once or clock - self._checked >= self.check_every_s:
+            self._checked = clock
+            for path, watched in self._watched.items():
+                running = self._reloading.get(path)
+                if running is not None and not running.done():
+                    continue  # looked at again once this load is over
+                signature = _signature(path)
+                if signature == watched.signature:
+                    continue
+                if signature is None:  # gone or unreadable: the version held stays
+                    watched.signature = None
+                    log.warning("watchlist file cannot be looked at, the version held stays: list=%s",
+                                watched.list_name or Path(path).name)
+                    continue
+                try:
+                    task = asyncio.get_running_loop().create_task(self._reload(watched, signature))
+                except RuntimeError:  # no loop (a synchronous caller): the next call from the app starts it
+                    self._checked = 0.0
+                    break
+                self._reloading[path] = task
+        return [t for t in self._reloading.values() if not t.done()]
+
+    async def refresh(self) -> None:
+        """Look at the configured files now and wait until the changed ones are loaded (or kept out)."""
+        pending = self.notice(at_once=True)
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _reload(self, watched: _Watched, signature: Signature) -> None:
+        try:
+            result = await asyncio.to_thread(load, watched.path)
+            archive = await asyncio.to_thread(_read, result)
+        except Exception as exc:  # whatever the loader raises: no one waits for this task but the log
+            watched.signature = signature  # tried again when the file changes again, not in a loop
+            log.warning("watchlist file changed but could not be loaded, the version held stays: list=%s error=%s",
+                        watched.list_name or Path(watched.path).name, type(exc).__name__)
+            return
+        watched.signature = signature
+        if watched.problem is not None:
+            if watched.problem in self.problems:
+                self.problems.remove(watched.problem)
+            watched.problem = None
+        before = self.lists.get(result.list_name)
+        watched.list_name = result.list_name
+        self.lists[result.list_name] = _loaded(result, archive, "settings")  # one assignment: readers see one or other
+        self.configured.add(result.list_name)
+        log.info("watchlist file reloaded: list=%s version=%s entries=%d (was %s)", result.list_name,
+                 result.version, len(archive), before.version if before else "not loaded")
 
     async def upload(self, data: bytes, filename: str | None, uploaded_by: str) -> UploadResult:
         """`upload_file` for content already in memory (small lists, tests, the command line)."""
@@ -271,6 +384,8 @@ class Catalog:
         return report
 
     async def uploads(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest uploads; also reads the service's lists (`live`) the watchlists page shows beside them."""
+        self.live = await live_lists(self.store)
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(select(watchlist_uploads).order_by(watchlist_uploads.c.id.desc()).limit(limit))
             out = []

@@ -51,6 +51,8 @@ class AlertRow(BaseModel):
     route: str = ""
     arrival: TimePoint
     received: TimePoint
+    entry_removed_at: TimePoint | None = Field(default=None, description="when the entry left its list; the hit "
+                                               "stays open and is decided as usual")
 
 
 class AlertQueue(BaseModel):

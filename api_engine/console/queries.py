@@ -18,12 +18,23 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.crypto import Keyring, reveal_traveller
 from api_engine.store import Store
-from api_engine.store.schema import hit_decisions, hits, manifests, output_events, processed_records, travellers
+from api_engine.store.schema import (
+    hit_decisions,
+    hits,
+    list_states,
+    list_versions,
+    manifests,
+    output_events,
+    processed_records,
+    rescreen_runs,
+    travellers,
+)
 from api_engine.store.store import now
 from parsers._codelists import airport_tz
 
@@ -98,6 +109,7 @@ class _Flight:
 def _alert_select() -> Any:
     return (select(hits.c.id, hits.c.status, hits.c.score, hits.c.threshold, hits.c.list, hits.c.entry_id,
                    hits.c.category, hits.c.created_at, hits.c.explanation, hits.c.traveller_id,
+                   hits.c.entry_removed_at,
                    travellers.c.ref, travellers.c.surname, travellers.c.given_names, travellers.c.nationality,
                    travellers.c.date_of_birth, travellers.c.traveller_json, travellers.c.role, manifests.c.uid,
                    manifests.c.flight_key, manifests.c.header_json)
@@ -114,6 +126,7 @@ def _alert_row(row: Any, keyring: Keyring) -> AlertRow:
     r = _open(row, keyring)
     flight = _Flight(r.header_json, r.flight_key)
     return AlertRow(
+        entry_removed_at=timepoint(r.entry_removed_at, None) if r.entry_removed_at else None,  # not an airport time
         hit_id=r.id, status=r.status, severity=severity(r.score, r.category), score=round(r.score, 3),
         threshold=r.threshold, list=r.list, entry_id=r.entry_id, category=r.category, traveller_ref=r.ref,
         surname=r.surname, given_names=r.given_names, nationality=r.nationality, date_of_birth=r.date_of_birth,
@@ -311,7 +324,7 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
         decisions = (await conn.execute(select(hit_decisions).where(hit_decisions.c.hit_id.in_(chain))
                                         .order_by(hit_decisions.c.id))).all()
     alert = _alert_row(r, keyring)
-    entry = catalog.entry(r.list, r.entry_id)
+    entry = await catalog.find(r.list, r.entry_id)  # a changed list file may hold it: waits a moment for it
     return HitDetail(
         alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
         explanation=[Feature(**f) for f in json.loads(keyring.decrypt_text(r.explanation, "hits.explanation") or "[]")],
@@ -333,3 +346,100 @@ async def traveller_detail(store: Store, keyring: Keyring, ref: str) -> Travelle
                                        .order_by(hits.c.id))).all()
     return TravellerDetail(traveller=_traveller(t, keyring, len(hit_rows), True),
                            flight=_flight_row(m, counts, findings), hits=[_alert_row(h, keyring) for h in hit_rows])
+
+
+# ---- live lists: the versions in force, their changes and the re-screens they caused (read-only) ----
+
+TRIGGERS = {"file_change": "list file changed", "signal": "reload signal", "operator": "operator request",
+            "upload": "console upload", "start": "service start"}
+
+
+def trigger_label(trigger: str | None) -> str:
+    """The words officers read for a `list_versions`/`rescreen_runs` trigger (an unknown one as it is stored)."""
+    return TRIGGERS.get(trigger or "", trigger or "—")
+
+
+class ListStateRow(BaseModel):
+    """A configured list as the service last checked it; `error` while its file cannot be loaded."""
+
+    list_name: str
+    version: str | None = None
+    entries: int | None = None
+    digest: str = ""  # the first 12 characters: enough to tell versions apart on a screen
+    checked_at: TimePoint
+    error: str | None = None
+    error_at: TimePoint | None = None
+
+
+class ListChangeRow(BaseModel):
+    installed_at: TimePoint
+    list_name: str
+    version: str
+    added: int
+    removed: int
+    changed: int
+    trigger: str
+
+
+class RescreenRunRow(BaseModel):
+    started_at: TimePoint
+    trigger: str
+    list_name: str
+    versions: str  # "from → to", or "whole list → to" when screened against every entry
+    entries: int
+    travellers: int
+    new_hits: int
+    flagged: int
+    status: str
+    duration: str
+
+
+class LiveLists(BaseModel):
+    """What the watchlists page shows of the running service's lists beside the console's own copy."""
+
+    states: list[ListStateRow] = []
+    changes: list[ListChangeRow] = []
+    runs: list[RescreenRunRow] = []
+
+
+def _duration(seconds: float | None, started: datetime | None, running: bool) -> str:
+    if seconds is None and running and started is not None:
+        seconds = (now() - started).total_seconds()
+        return f"running for {_span(seconds)}"
+    return _span(seconds) if seconds is not None else "—"
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+async def live_lists(store: Store, *, changes: int = 10, runs: int = 20) -> LiveLists:
+    """The lists in force (with any file that cannot be loaded), the last `changes` versions installed and the
+    last `runs` re-screen runs."""
+    async with store.engine.connect() as conn:
+        state_rows = (await conn.execute(select(list_states).order_by(list_states.c.list_name))).all()
+        version_rows = (await conn.execute(
+            select(list_versions.c.installed_at, list_versions.c.list_name, list_versions.c.version,
+                   list_versions.c.added, list_versions.c.removed, list_versions.c.changed, list_versions.c.trigger)
+            .order_by(list_versions.c.installed_at.desc(), list_versions.c.id.desc()).limit(changes))).all()
+        run_rows = (await conn.execute(select(rescreen_runs).order_by(rescreen_runs.c.started_at.desc(),
+                                                                      rescreen_runs.c.id.desc()).limit(runs))).all()
+    return LiveLists(
+        states=[ListStateRow(list_name=r.list_name, version=r.version, entries=r.entries, digest=(r.digest or "")[:12],
+                             checked_at=timepoint(r.checked_at, None), error=r.error,
+                             error_at=timepoint(r.error_at, None) if r.error else None) for r in state_rows],
+        changes=[ListChangeRow(installed_at=timepoint(r.installed_at, None), list_name=r.list_name, version=r.version,
+                               added=r.added, removed=r.removed, changed=r.changed, trigger=trigger_label(r.trigger))
+                 for r in version_rows],
+        runs=[RescreenRunRow(started_at=timepoint(r.started_at, None), trigger=trigger_label(r.trigger),
+                             list_name=r.list_name,
+                             versions=f"{r.from_version or '?'} → {r.to_version}" if r.from_digest
+                             else f"whole list → {r.to_version}",
+                             entries=r.entries, travellers=r.travellers, new_hits=r.new_hits, flagged=r.flagged,
+                             status=r.status,
+                             duration=_duration(r.seconds, _utc(r.started_at), r.status == "running"))
+              for r in run_rows])

@@ -54,7 +54,9 @@ function renderQueue(table, queue, seen) {
     cell(tr, [text("b", a.flight_id || ""), document.createElement("br"), text("small", a.route)]);
     cell(tr, [text("small", a.arrival.text)]);
     cell(tr, [text("small", a.received.text)]);
-    cell(tr, [text("span", a.status, "status st-" + a.status)]);
+    const st = [text("span", a.status, "status st-" + a.status)];
+    if (a.entry_removed_at) st.push(document.createElement("br"), text("span", "entry removed from list", "badge entry-removed"));
+    cell(tr, st);
     const link = text("a", "Explain & decide", "button");
     link.href = "/hits/" + a.hit_id;
     cell(tr, [link]);
