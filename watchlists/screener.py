@@ -132,7 +132,7 @@ class Fingerprints:
     def __len__(self) -> int:
         return len(self.keys)
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """The version's identity: its entries' keys and contents (not their order in the file)."""
         h = hashlib.blake2b(digest_size=16, person=b"list-version")

@@ -192,6 +192,11 @@ class Rescreener:
         cutoff = (at or now()) - self.margin
         for name, snap in list(lists.lists.items()):
             digest = snap.fingerprints.digest
+            async with self.store.engine.connect() as conn:
+                newest = await conn.scalar(select(list_versions.c.digest).where(list_versions.c.list_name == name)
+                                           .order_by(list_versions.c.seq.desc()).limit(1))
+            if newest is not None and newest != digest:
+                continue  # another worker installed a newer version: tags only ever move forward
             for own in (True, False):
                 while True:
                     claim = await self._claimable(name, digest, cutoff, own)

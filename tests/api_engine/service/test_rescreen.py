@@ -136,3 +136,28 @@ async def test_a_broken_list_file_leaves_the_version_in_force_and_says_so(live: 
     assert "no entries" in p.lists.errors[0]
     audit = [json.dumps(e.details) for e in await AuditTrail(p.store).recent(20) if e.action == "lists.load_failed"]
     assert audit and not any("SMITH" in a for a in audit)
+
+
+async def test_two_workers_alert_once_and_a_worker_behind_never_moves_a_manifest_back(
+        store_settings: Settings, tmp_path: Path) -> None:
+    listed = tmp_path / "national.csv"
+    write(listed, OTHER)
+    settings = store_settings.model_copy(update={"watchlists": [str(listed)], "workers": 2})
+    a, b = await Processor.open(settings), await Processor.open(settings)
+    try:
+        await a.process(PAX, key=b"XXAIRAPI/XX123")
+        write(listed, OTHER, SMITH)
+        await a.lists.check_files()  # worker 0 sees the change first
+        behind = await Rescreener(b, worker=1, workers=2).sweep(at=LANDING_DAY)
+        assert (behind.manifests, behind.new_hits) == (0, 0)  # worker 1, still on the old version, leaves it
+        [tag] = await _rows(a, manifest_screens)
+        assert tag.digest != a.lists.versions()["NATIONAL"]
+        await b.lists.check_files()
+        both = [await Rescreener(p, worker=i, workers=2).sweep(at=LANDING_DAY) for i, p in enumerate((b, a))]
+        assert sum(r.new_hits for r in both) == 1 and sum(r.manifests for r in both) == 1
+        assert len(await _rows(a, hits)) == 1
+        [run] = await _rows(a, rescreen_runs)  # one change, one run, recorded once
+        assert (run.new_hits, run.status) == (1, "done")
+    finally:
+        await a.close()
+        await b.close()
