@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.audit import AuditTrail
+from api_engine.service.rescreen import window_clause
 from api_engine.store import Store
 from api_engine.store.schema import (
     list_requests,
@@ -186,12 +187,6 @@ async def _rescreen_list(store: Store, state: Any, *, requested_by: str, since: 
                              manifests=marked)
 
 
-def _window(now: datetime, margin_s: float) -> Any:
-    """Manifests whose travellers a re-screen still concerns: current versions of flights not long arrived."""
-    at = func.coalesce(manifests.c.arrives_at, manifests.c.departs_at, manifests.c.created_at)
-    return and_(manifests.c.replaced_by.is_(None), at >= now - timedelta(seconds=margin_s))
-
-
 async def _mark(store: Store, name: str, from_digest: str | None, start: Any, to_digest: str, *, now: datetime,
                 margin_s: float) -> int:
     """Point the window's manifests at `from_digest` ("" when None), in batches; returns how many moved."""
@@ -203,7 +198,7 @@ async def _mark(store: Store, name: str, from_digest: str | None, start: Any, to
                                                      list_versions.c.installed_at <= start.installed_at,
                                                      list_versions.c.digest != to_digest)
         keep = keep | manifest_screens.c.digest.in_(older)
-    window = _window(now, margin_s)
+    window = window_clause(now - timedelta(seconds=margin_s))  # what the workers' sweep looks at
     marked, after = 0, 0
     while True:
         async with store.engine.connect() as conn:
