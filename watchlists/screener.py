@@ -363,6 +363,10 @@ class Screener:
         self._lists = MappingProxyType({**self._lists, name: snapshot})  # the one atomic swap
         return diff
 
+    def put_back(self, snapshot: ListSnapshot) -> None:
+        """Put a snapshot in force again (the same entries loaded anew keep the version they had)."""
+        self._lists = MappingProxyType({**self._lists, snapshot.name: snapshot})
+
     def entry(self, list_name: str, entry_id: str) -> WatchlistEntry | None:
         """A listed entry by id, as the index in force keeps it (None: no such list or entry)."""
         snapshot = self._lists.get(list_name)

@@ -336,7 +336,11 @@ class LiveLists:
             self.screener = WatchlistScreener(ListScreener())
         lists = self.lists
         lists.replace_list(result)
-        return lists.lists[result.list_name], old.fingerprints if old is not None else None
+        new = lists.lists[result.list_name]
+        if old is not None and old.fingerprints.digest == new.fingerprints.digest:
+            lists.put_back(old)  # the same entries written again: the version (and its label) stays
+            return old, old.fingerprints
+        return new, old.fingerprints if old is not None else None
 
     async def maybe_check(self) -> None:
         """The periodic look: files every interval, at once after SIGHUP or a `lists reload` request."""
