@@ -159,7 +159,7 @@ async def traveller_full(ref: str, body: FullViewRequest, st: State, who: Office
 @router.get("/watchlists", response_model=WatchlistsPage, tags=["watchlists"])
 async def watchlists(st: State, who: ListManager) -> WatchlistsPage:
     """Loaded lists with versions and entry counts, and the last uploads."""
-    return service.watchlists(st, await st.catalog.uploads())
+    return service.watchlists(st, await st.catalog.uploads(), await service.live_lists(st))
 
 
 _CSV_UPLOAD = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {

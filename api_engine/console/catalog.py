@@ -53,7 +53,6 @@ from watchlists.loaders.national import load_national
 from watchlists.screener import FingerprintBuilder, canonical_json
 
 from .models import UploadResult
-from .queries import LiveLists, live_lists
 
 log = logging.getLogger("api_engine.console.catalog")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -159,7 +158,6 @@ class Catalog:
         self.lists: dict[str, LoadedList] = {}
         self.configured: set[str] = set()  # names of the lists the settings load: uploads cannot displace them
         self.problems: list[str] = []
-        self.live = LiveLists()  # the service's lists as last read from the store (`uploads`)
         self.check_every_s = check_every_s
         self._watched: dict[str, _Watched] = {}
         self._checked = time.monotonic()
@@ -384,8 +382,7 @@ class Catalog:
         return report
 
     async def uploads(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest uploads; also reads the service's lists (`live`) the watchlists page shows beside them."""
-        self.live = await live_lists(self.store)
+        """The latest uploads."""
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(select(watchlist_uploads).order_by(watchlist_uploads.c.id.desc()).limit(limit))
             out = []

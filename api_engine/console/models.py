@@ -225,10 +225,55 @@ class UploadResult(BaseModel):
     confirmed_by: str | None = None
 
 
+class ListStateRow(BaseModel):
+    """A configured list as the service last checked it; `error` while its file cannot be loaded."""
+
+    list_name: str
+    version: str | None = None
+    entries: int | None = None
+    digest: str = ""  # the first 12 characters: enough to tell versions apart on a screen
+    checked_at: TimePoint
+    error: str | None = None
+    error_at: TimePoint | None = None
+
+
+class ListChangeRow(BaseModel):
+    installed_at: TimePoint
+    list_name: str
+    version: str
+    added: int
+    removed: int
+    changed: int
+    trigger: str
+
+
+class RescreenRunRow(BaseModel):
+    started_at: TimePoint
+    trigger: str
+    list_name: str
+    versions: str  # "from → to", or "whole list → to" when screened against every entry
+    entries: int
+    travellers: int
+    new_hits: int
+    flagged: int
+    status: str
+    duration: str
+
+
+class LiveLists(BaseModel):
+    """What the watchlists page shows of the running service's lists beside the console's own copy."""
+
+    states: list[ListStateRow] = []
+    changes: list[ListChangeRow] = []
+    runs: list[RescreenRunRow] = []
+
+
 class WatchlistsPage(BaseModel):
     lists: list[WatchlistRow]
     problems: list[str]
     uploads: list[dict[str, object]]
+    live: LiveLists = Field(default_factory=LiveLists, description="the running service's lists: in force, "
+                            "recent changes, re-screen runs")
 
 
 class AuditPage(BaseModel):

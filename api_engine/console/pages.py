@@ -202,7 +202,7 @@ async def traveller_full(request: Request, ref: str, st: State, who: Officer,
 
 @router.get("/watchlists", response_class=HTMLResponse)
 async def watchlists(request: Request, st: State, who: ListManager) -> HTMLResponse:
-    page = service.watchlists(st, await st.catalog.uploads())
+    page = service.watchlists(st, await st.catalog.uploads(), await service.live_lists(st))
     return render(request, "watchlists.html", who, page=page, report=None, error=None)
 
 
@@ -212,17 +212,17 @@ async def upload(request: Request, st: State, who: ListManager) -> HTMLResponse:
         async with service.received_file(request) as (path, filename, _):
             report = await service.upload(st, who, path, filename)
     except HTTPException as exc:  # too large, not a readable CSV: said on the page, nothing installed
-        page = service.watchlists(st, await st.catalog.uploads())
+        page = service.watchlists(st, await st.catalog.uploads(), await service.live_lists(st))
         return render(request, "watchlists.html", who, page=page, report=None, error=str(exc.detail),
                       status_code=exc.status_code)
-    page = service.watchlists(st, await st.catalog.uploads())
+    page = service.watchlists(st, await st.catalog.uploads(), await service.live_lists(st))
     return render(request, "watchlists.html", who, page=page, report=report, error=None)
 
 
 @router.post("/watchlists/uploads/{upload_id}/confirm", response_class=HTMLResponse)
 async def confirm_upload(request: Request, upload_id: UploadId, st: State, who: service.Supervisor) -> HTMLResponse:
     report = await service.confirm_replacement(st, who, upload_id)
-    page = service.watchlists(st, await st.catalog.uploads())
+    page = service.watchlists(st, await st.catalog.uploads(), await service.live_lists(st))
     return render(request, "watchlists.html", who, page=page, report=report, error=None)
 
 

@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,7 +45,11 @@ from .models import (
     Feature,
     FlightRow,
     HitDetail,
+    ListChangeRow,
+    ListStateRow,
+    LiveLists,
     ManifestView,
+    RescreenRunRow,
     TimePoint,
     TravellerDetail,
     TravellerFull,
@@ -357,49 +360,6 @@ TRIGGERS = {"file_change": "list file changed", "signal": "reload signal", "oper
 def trigger_label(trigger: str | None) -> str:
     """The words officers read for a `list_versions`/`rescreen_runs` trigger (an unknown one as it is stored)."""
     return TRIGGERS.get(trigger or "", trigger or "—")
-
-
-class ListStateRow(BaseModel):
-    """A configured list as the service last checked it; `error` while its file cannot be loaded."""
-
-    list_name: str
-    version: str | None = None
-    entries: int | None = None
-    digest: str = ""  # the first 12 characters: enough to tell versions apart on a screen
-    checked_at: TimePoint
-    error: str | None = None
-    error_at: TimePoint | None = None
-
-
-class ListChangeRow(BaseModel):
-    installed_at: TimePoint
-    list_name: str
-    version: str
-    added: int
-    removed: int
-    changed: int
-    trigger: str
-
-
-class RescreenRunRow(BaseModel):
-    started_at: TimePoint
-    trigger: str
-    list_name: str
-    versions: str  # "from → to", or "whole list → to" when screened against every entry
-    entries: int
-    travellers: int
-    new_hits: int
-    flagged: int
-    status: str
-    duration: str
-
-
-class LiveLists(BaseModel):
-    """What the watchlists page shows of the running service's lists beside the console's own copy."""
-
-    states: list[ListStateRow] = []
-    changes: list[ListChangeRow] = []
-    runs: list[RescreenRunRow] = []
 
 
 def _duration(seconds: float | None, started: datetime | None, running: bool) -> str:

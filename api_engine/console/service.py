@@ -33,6 +33,7 @@ from .models import (
     AuditPage,
     HitDetail,
     HitSummary,
+    LiveLists,
     ManifestView,
     TravellerDetail,
     TravellerMinimal,
@@ -148,25 +149,19 @@ async def manifest_full(state: ConsoleState, who: Principal, uid: str, reason: s
     return view
 
 
-class LiveWatchlistsPage(WatchlistsPage):
-    """The watchlists page with the running service's lists: in force, recent changes, re-screen runs."""
-
-    live: queries.LiveLists = queries.LiveLists()
-
-
-def watchlists(state: ConsoleState, uploads: list[dict[str, Any]]) -> WatchlistsPage:
-    """The page's model; `live` is what `Catalog.uploads` read from the store with the uploads (same request)."""
+def watchlists(state: ConsoleState, uploads: list[dict[str, Any]], live: LiveLists) -> WatchlistsPage:
+    """The page's model: the console's copy of the lists, the uploads and the running service's lists."""
     state.catalog.notice()  # a configured file changed: its new version loads in the background
     rows = [WatchlistRow(name=w.name, version=w.version, source_format=w.source_format, origin=w.origin,
                          entries=len(w.entries), rejected=w.rejected, loaded_at=queries.timepoint(w.loaded_at, None),
                          uploaded_by=w.uploaded_by)
             for w in sorted(state.catalog.lists.values(), key=lambda w: w.name)]
-    return LiveWatchlistsPage(lists=rows, problems=list(state.catalog.problems),
-                              uploads=[{**u, "uploaded_at": queries.timepoint(u["uploaded_at"], None).text}
-                                       for u in uploads], live=state.catalog.live)
+    return WatchlistsPage(lists=rows, problems=list(state.catalog.problems),
+                          uploads=[{**u, "uploaded_at": queries.timepoint(u["uploaded_at"], None).text}
+                                   for u in uploads], live=live)
 
 
-async def live_lists(state: ConsoleState) -> queries.LiveLists:
+async def live_lists(state: ConsoleState) -> LiveLists:
     """The lists in force, their recent changes and re-screen runs, read now."""
     return await queries.live_lists(state.store)
 

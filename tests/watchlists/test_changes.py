@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from watchlists import LoadResult, Screener
-from watchlists.screener import Fingerprints, FingerprintBuilder, changed_snapshot
+from watchlists.screener import FingerprintBuilder, Fingerprints, changed_snapshot
 from watchlists.synthetic import synthetic_travellers
 
 
