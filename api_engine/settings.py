@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     # at most `rescreen_share` of a worker's time; an idle worker re-screens at full speed.
     list_check_interval_s: float = Field(default=30.0, gt=0, le=60)
     rescreen_margin_s: float = Field(default=86400.0, ge=0)
-    rescreen_share: float = Field(default=0.5, gt=0, le=1)
+    rescreen_share: float = Field(default=0.25, gt=0, le=1)
 
     @classmethod
     def with_overrides(cls, **overrides: Any) -> Settings:

@@ -323,7 +323,7 @@ class Rescreener:
         RESCREENED.labels(name).inc(n_trav)
         if n_alerts:
             RESCREEN_HITS.labels(name).inc(n_alerts)
-            log.warning("event=rescreen_hits list=%s run=%d manifests=%d new_hits=%d", name, run_id, len(won),
+            log.info("event=rescreen_hits list=%s run=%d manifests=%d new_hits=%d", name, run_id, len(won),
                         n_alerts)
             await self.flush()
 
