@@ -217,10 +217,12 @@ class LiveLists:
                     seq=prev.seq + 1 if prev is not None else 1))
                 run_id = None
                 flagged = 0
-                if prev is not None:
-                    flagged = await _flag_removed(conn, name, old, snap.fingerprints, at) if old is not None else 0
+                if prev is not None or trigger != "start":  # a change, or a list new to a running service
+                    if prev is not None and old is not None:
+                        flagged = await _flag_removed(conn, name, old, snap.fingerprints, at)
                     run_id = (await conn.execute(rescreen_runs.insert().values(
-                        list_name=name, from_digest=prev.digest, to_digest=digest, from_version=prev.version,
+                        list_name=name, from_digest=prev.digest if prev is not None else None, to_digest=digest,
+                        from_version=prev.version if prev is not None else None,
                         to_version=snap.version[:64], trigger=trigger, entries=counts[0] + counts[2],
                         removed=counts[1], flagged=flagged, status="running", started_at=at, updated_at=at)
                         .returning(rescreen_runs.c.id))).scalar_one()
@@ -343,7 +345,9 @@ class LiveLists:
         return new, old.fingerprints if old is not None else None
 
     async def maybe_check(self) -> None:
-        """The periodic look: files every interval, at once after SIGHUP or a `lists reload` request."""
+        """The periodic look: files every interval, at once after SIGHUP or a `lists reload` request; the
+        console's uploads every few seconds (installed in the background), records flowing or not."""
+        self._watch_uploads()
         if not self.sources:
             return
         interval = self._interval

@@ -73,6 +73,7 @@ RESCREENED = Counter("api_engine_rescreened_travellers", "Stored travellers scre
 RESCREEN_HITS = Counter("api_engine_rescreen_hits", "New hits raised by re-screening", ["list"])
 
 MANIFESTS_PER_CLAIM = 40  # about 8,000 travellers: one read, one transaction
+CATCH_UP_S = 30.0  # a sweep at least this often, even with nothing announced
 CHUNK = 1000  # travellers screened per turn on the CPU thread (tens of milliseconds)
 PENDING = "rescreen"  # processed_records.outcome of stored alert events not yet acknowledged by the broker
 SENT = "rescreen_sent"
@@ -161,18 +162,23 @@ class Rescreener:
     # ---- the loop ---------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, idle_s: float = 2.0) -> None:
-        """Look for work now and then (at once after a version is installed) until `stop`."""
+        """Until `stop`: look at the list files, and sweep at once after a version is installed or while a
+        run is open (an operator's `lists rescreen`), else every CATCH_UP_S (a manifest a worker still on
+        an older version stored meanwhile)."""
         lists = self.processor.lists
+        swept = -1e9
         while not stop.is_set():
             try:
                 await lists.maybe_check()
-                await self.sweep()
+                if lists.changed.is_set() or time.monotonic() - swept >= CATCH_UP_S or await self._runs_open():
+                    lists.changed.clear()
+                    swept = time.monotonic()
+                    await self.sweep()
                 await self.flush()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # an outage: the next turn tries again (nothing is half done)
                 log.warning("event=rescreen_turn_failed worker=%d error=%s", self.worker, type(exc).__name__)
-            lists.changed.clear()
             with contextlib.suppress(TimeoutError):
                 waiters = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(lists.changed.wait())}
                 try:
@@ -180,6 +186,11 @@ class Rescreener:
                 finally:
                     for w in waiters:
                         w.cancel()
+
+    async def _runs_open(self) -> bool:
+        async with self.store.engine.connect() as conn:
+            return await conn.scalar(select(rescreen_runs.c.id).where(rescreen_runs.c.status == "running")
+                                     .limit(1)) is not None
 
     # ---- one sweep --------------------------------------------------------------------------------
 

@@ -161,3 +161,23 @@ async def test_two_workers_alert_once_and_a_worker_behind_never_moves_a_manifest
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_list_accepted_in_the_console_reaches_the_travellers_already_received(live: Any,
+                                                                                      tmp_path: Path) -> None:
+    from api_engine.store.schema import watchlist_uploads
+
+    p, _ = live
+    await p.process(PAX, key=b"XXAIRAPI/XX123")
+    upload = tmp_path / "wanted.csv"
+    upload.write_text(HEADER + "W-7,WANTED,individual,MARY ANN O'BRIEN,O'BRIEN,MARY ANN,1985-04-12,IE\n",
+                      encoding="utf-8")
+    async with p.store.transaction() as conn:
+        await conn.execute(watchlist_uploads.insert().values(
+            list_name="WANTED", version="1", source_format="national_csv", entries=1, rejected=0, report_json="{}",
+            path=str(upload), accepted=True, uploaded_by="supervisor1", uploaded_at=LANDING_DAY))
+    await p.lists.install_uploads()
+    report = await Rescreener(p).sweep(at=LANDING_DAY)
+    assert report.new_hits == 1 and report.alerts[0].identity.surname == "O'BRIEN"
+    [run] = await _rows(p, rescreen_runs, rescreen_runs.c.list_name == "WANTED")
+    assert (run.trigger, run.new_hits, run.from_digest) == ("upload", 1, None)  # a new list: all of it, once
