@@ -67,6 +67,8 @@ log = logging.getLogger("api_engine.service.lists")
 ALLOWLIST_REFRESH_S = 2.0
 UPLOADS_REFRESH_S = 5.0
 REQUESTS_REFRESH_S = 2.0  # how often the store is asked for `lists reload` requests
+KEEP_FINGERPRINTS = 10  # versions per list whose fingerprints are kept: a manifest screened against an
+# older one (past the window, nearly always) is re-screened against the whole list
 UNDECIDED = ("open", "escalated")  # hit statuses an officer still has to decide
 
 # Counts and list names only.
@@ -215,6 +217,10 @@ class LiveLists:
                     added=counts[0], removed=counts[1], changed=counts[2],
                     fingerprints=snap.fingerprints.to_bytes(), trigger=trigger, installed_at=at,
                     seq=prev.seq + 1 if prev is not None else 1))
+                if prev is not None:  # older versions keep their counts; their fingerprints go (20 bytes an entry)
+                    await conn.execute(update(list_versions).where(
+                        list_versions.c.list_name == name, list_versions.c.seq <= prev.seq + 1 - KEEP_FINGERPRINTS)
+                        .values(fingerprints=b""))
                 run_id = None
                 flagged = 0
                 if prev is not None or trigger != "start":  # a change, or a list new to a running service

@@ -246,7 +246,7 @@ class Rescreener:
             async with self.store.engine.connect() as conn:
                 blob = await conn.scalar(select(list_versions.c.fingerprints).where(
                     list_versions.c.list_name == name, list_versions.c.digest == old).limit(1))
-            if blob is None:
+            if not blob:  # never recorded, or its fingerprints pruned (KEEP_FINGERPRINTS)
                 log.warning("event=rescreen_version_unknown list=%s version=%s action=whole_list", name, old[:12])
                 found = snap
             else:

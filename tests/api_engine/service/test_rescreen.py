@@ -181,3 +181,22 @@ async def test_a_list_accepted_in_the_console_reaches_the_travellers_already_rec
     assert report.new_hits == 1 and report.alerts[0].identity.surname == "O'BRIEN"
     [run] = await _rows(p, rescreen_runs, rescreen_runs.c.list_name == "WANTED")
     assert (run.trigger, run.new_hits, run.from_digest) == ("upload", 1, None)  # a new list: all of it, once
+
+
+async def test_old_versions_keep_their_counts_and_drop_their_fingerprints(live: Any) -> None:
+    from api_engine.service.lists import KEEP_FINGERPRINTS
+    from api_engine.store.schema import list_versions
+
+    p, listed = live
+    await p.process(PAX, key=b"XXAIRAPI/XX123")  # screened against the first version
+    for n in range(KEEP_FINGERPRINTS + 1):
+        write(listed, OTHER, f"X-{n},NATIONAL,individual,PERSON {n} NOONE,NOONE,PERSON {n},1950-01-01,FR\n")
+        await p.lists.check_files()
+    versions = sorted(await _rows(p, list_versions), key=lambda r: r.seq)
+    assert len(versions) == KEEP_FINGERPRINTS + 2
+    assert [bool(v.fingerprints) for v in versions] == [False, False] + [True] * KEEP_FINGERPRINTS
+    assert versions[0].entries == 1  # the counts stay
+    write(listed, OTHER, SMITH)
+    await p.lists.check_files()
+    report = await Rescreener(p).sweep(at=LANDING_DAY)  # its version's fingerprints are gone: the whole list
+    assert (report.travellers, report.new_hits) == (2, 1)
