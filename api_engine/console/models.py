@@ -53,6 +53,8 @@ class AlertRow(BaseModel):
     received: TimePoint
     entry_removed_at: TimePoint | None = Field(default=None, description="when the entry left its list; the hit "
                                                "stays open and is decided as usual")
+    rescreen_run: int | None = Field(default=None, description="the re-screen run that raised this hit after a "
+                                     "list change (None: raised as the manifest arrived)")
 
 
 class AlertQueue(BaseModel):

@@ -112,7 +112,7 @@ class _Flight:
 def _alert_select() -> Any:
     return (select(hits.c.id, hits.c.status, hits.c.score, hits.c.threshold, hits.c.list, hits.c.entry_id,
                    hits.c.category, hits.c.created_at, hits.c.explanation, hits.c.traveller_id,
-                   hits.c.entry_removed_at,
+                   hits.c.entry_removed_at, hits.c.rescreen_run,
                    travellers.c.ref, travellers.c.surname, travellers.c.given_names, travellers.c.nationality,
                    travellers.c.date_of_birth, travellers.c.traveller_json, travellers.c.role, manifests.c.uid,
                    manifests.c.flight_key, manifests.c.header_json)
@@ -130,6 +130,7 @@ def _alert_row(row: Any, keyring: Keyring) -> AlertRow:
     flight = _Flight(r.header_json, r.flight_key)
     return AlertRow(
         entry_removed_at=timepoint(r.entry_removed_at, None) if r.entry_removed_at else None,  # not an airport time
+        rescreen_run=r.rescreen_run,
         hit_id=r.id, status=r.status, severity=severity(r.score, r.category), score=round(r.score, 3),
         threshold=r.threshold, list=r.list, entry_id=r.entry_id, category=r.category, traveller_ref=r.ref,
         surname=r.surname, given_names=r.given_names, nationality=r.nationality, date_of_birth=r.date_of_birth,

@@ -356,6 +356,7 @@ class Rescreener:
             alert = alert.model_copy(update={"raised_by": "rescreen"})
             alerts.append(alert)
             hit_rows.append({"manifest_id": manifest_id, "traveller_id": t, "alert_event_id": alert.event_id,
+                             "rescreen_run": run_id,
                              "list": alert.watchlist.list, "entry_id": h.entry_id,
                              "category": alert.watchlist.category, "score": h.score, "threshold": alert.threshold,
                              "traveller_key": p._traveller_key(traveller),

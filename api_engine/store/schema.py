@@ -160,6 +160,7 @@ hits = Table(
     Column("traveller_key", String(64)),
     # revision 0008: the entry left its list (a hit stays open until an officer decides; this only says so)
     Column("entry_removed_at", Stamp),
+    Column("rescreen_run", Id),  # raised by this re-screen run after a list change (NULL: as the manifest arrived)
 )
 
 assemblies = Table(

@@ -47,7 +47,8 @@ def _seed(env: ConsoleEnv) -> tuple[int, int]:
         async with store.transaction() as conn:
             removed = (await conn.execute(select(hits.c.id).where(hits.c.entry_id == "NAT-002"))).scalar_one()
             kept = (await conn.execute(select(hits.c.id).where(hits.c.entry_id == "NAT-001"))).scalar_one()
-            await conn.execute(update(hits).where(hits.c.id == removed).values(entry_removed_at=REMOVED_AT))
+            await conn.execute(update(hits).where(hits.c.id == removed).values(entry_removed_at=REMOVED_AT,
+                                                                                 rescreen_run=7))
             for table in (list_states, list_versions, rescreen_runs):  # the processor's own rows: replaced by ours
                 await conn.execute(delete(table))
             for row in [
@@ -143,6 +144,9 @@ def test_a_hit_whose_entry_left_its_list_says_so_and_stays_open(client: TestClie
     assert "2026-03-15 06:45 UTC" in flag.group(1)
     assert 'id="decision-form"' in page  # decided as usual
     assert 'id="entry-removed"' not in client.get(f"/hits/{kept}").text
+    # a hit raised by re-screening says so (no new message came from the carrier); one raised on arrival does not
+    assert "run 7" in page and 'id="raised-by-rescreen"' in page
+    assert 'id="raised-by-rescreen"' not in client.get(f"/hits/{kept}").text
 
     h = {"X-CSRF-Token": sign_in(client, "officer")}
     r = client.post(f"/api/hits/{removed}/decision", json={"decision": "confirm", "comment": "checked in person"},

@@ -69,6 +69,7 @@ async def test_an_entry_added_to_the_list_file_alerts_on_a_manifest_received_bef
     # the run, as the console and `lists status` show it, and the audit trail
     [run] = await _rows(p, rescreen_runs)
     assert (run.trigger, run.entries, run.travellers, run.new_hits, run.status) == ("file_change", 1, 2, 1, "done")
+    assert hit.rescreen_run == run.id  # the console says which run raised it
     actions = [e.action for e in await AuditTrail(p.store).recent(20)]
     assert "lists.version_installed" in actions and "lists.rescreen_done" in actions
 

@@ -1,7 +1,8 @@
 """Live lists: list versions in force, what each manifest was screened against, re-screen runs.
 
 Mirrors the live lists section of api_engine/store/schema.py exactly (a test compares them), and the
-`hits.entry_removed_at` column. Branches from 0004 (which shaped `hits` last); the store upgrades to "heads".
+`hits.entry_removed_at` and `hits.rescreen_run` columns. Branches from 0004 (which shaped `hits` last);
+the store upgrades to "heads".
 
 Revision ID: 0008
 Revises: 0004
@@ -98,9 +99,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_list_requests"),
     )
     op.add_column("hits", sa.Column("entry_removed_at", Stamp))  # no table rebuild: it would cascade to decisions
+    op.add_column("hits", sa.Column("rescreen_run", Id))
 
 
 def downgrade() -> None:
+    op.drop_column("hits", "rescreen_run")
     op.drop_column("hits", "entry_removed_at")
     op.drop_table("list_requests")
     op.drop_table("list_states")
