@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -66,7 +66,7 @@ from api_engine.service.screening import HitLike, Screener, screener_from_settin
 from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
-from api_engine.store.schema import manifest_screens
+from api_engine.store.schema import manifest_screens, processed_records
 from parsers import Finding, Manifest, Severity, Traveller
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, part_key
 from parsers.contrl import write_contrl
@@ -379,7 +379,9 @@ class Processor:
             dup = Finding(rule="ENV-DUPLICATE", severity=Severity.ERROR, level="interchange", segment_tag="UNB",
                           message="interchange received before (the same bytes)", contrl_error=26)
             contrl = write_contrl(ic.model_copy(update={"findings": [dup]}), control_ref=rid[:14])
-            out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False, duplicate=True))
+            # iAPI: a resent request gets the answer the first one got (the carrier may have missed it)
+            answer = await self._first_answer(conn, dup_of) if prep.interactive else None
+            out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False, duplicate=True, cusres=answer))
             await Store.save_record(conn, rid, iid, "duplicate", self._seal_outputs(out.items))
             log.info("duplicate interchange %s from %s: acknowledged, not processed again",
                      iref.interchange_ref, iref.sender)
@@ -434,6 +436,20 @@ class Processor:
                  iref.interchange_ref, iref.sender, len(ic.messages), len(prep.parts),
                  ", ".join(m.flight.flight_key for m in manifest_events), len(alert_events))
         return out.items
+
+    async def _first_answer(self, conn: AsyncConnection, interchange_id: int) -> bytes | None:
+        """The CUSRES the first copy of an interchange was answered with (None once retention deleted it)."""
+        rid = await conn.scalar(select(processed_records.c.record_id).where(
+            processed_records.c.interchange_id == interchange_id, processed_records.c.outcome == "processed")
+            .limit(1))
+        if rid is None:
+            return None
+        stored = await Store.stored_outputs(conn, rid) or []
+        for o in self._open_outputs([o for o in stored if o.kind == "acks"]):
+            sealed = json.loads(o.value).get("cusres_base64")
+            if sealed:
+                return base64.b64decode(sealed)
+        return None
 
     async def _add_part(self, conn: AsyncConnection, part: Manifest, iid: int) -> Screened | None:
         """Store one part of a multi-part list; returns the list when this part completes (or changes) it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from api_engine.service.iapi import iapi_statuses
 from api_engine.service.prepare import Screened, prepare
@@ -40,3 +41,32 @@ def test_errors_counted_but_not_listed_give_no_traveller_0z() -> None:
                       message_ref=s.manifest.header.message_ref)
     statuses = iapi_statuses(s, [*findings, summary])
     assert {code for code, _ in statuses.values()} == {"4Z"}
+
+
+async def test_a_resent_request_gets_the_answer_the_first_one_got(store_settings: Any, tmp_path: Path) -> None:
+    """The carrier resends after a timeout (the same bytes, as a new record): it must get the same CUSRES,
+    not a bare 'duplicate' that leaves the agent without an answer; a listed traveller is never 0Z."""
+    import base64
+    import json
+
+    from api_engine.service.processor import Processor
+    from parsers import read_interchange
+
+    listed = tmp_path / "national.csv"
+    listed.write_text("id,list,category,full_name,surname,given_names,date_of_birth,nationality\n"
+                      "N-2,NATIONAL,individual,JOHN SMITH,SMITH,JOHN,1979-02-28,GB\n", encoding="utf-8")
+    p = await Processor.open(store_settings.model_copy(update={"watchlists": [str(listed)]}))
+    try:
+        def answer(events: Any) -> tuple[bool, bytes]:
+            [ack] = [json.loads(e.value) for e in events if e.kind == "acks"]
+            return ack["duplicate"], base64.b64decode(ack["cusres_base64"])
+
+        first_dup, first = answer(await p.process(REQUEST, key=b"XXAIRAPI/1"))
+        again_dup, again = answer(await p.process(REQUEST, key=b"XXAIRAPI/resend"))  # another record, same bytes
+        assert (first_dup, again_dup) == (False, True)
+        assert again == first
+        [response] = read_interchange(first).responses
+        statuses = {t.references["ABO"][0]: t.status for t in response.travellers}
+        assert statuses == {"0001": "0Z", "0002": "2Z"}  # JOHN SMITH is listed: never cleared
+    finally:
+        await p.close()
