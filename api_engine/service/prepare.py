@@ -52,6 +52,7 @@ class Screened:
     multipart: bool = False
     # The version (digest) of each list in force when screening began: what a list change re-screens from.
     screened_with: dict[str, str] | None = None
+    traveller_ids: dict[int, int] | None = None  # stored row id by position (iAPI: every traveller; else hits')
     # Built off the event loop before the transaction opens (see Processor._seal_screened):
     rows: list[dict[str, Any]] | None = None  # traveller rows, identifying columns encrypted, no manifest_id yet
     views: list[dict[str, Any]] | None = None  # TravellerView fields, validated once inside the ManifestEvent

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -51,6 +51,7 @@ from api_engine.service.events import (
     OutputEvent,
 )
 from api_engine.service.iapi import iapi_statuses
+from api_engine.service.iapi_changes import acknowledge
 from api_engine.service.lists import LiveLists
 from api_engine.service.outputs import (
     LANE,
@@ -66,7 +67,7 @@ from api_engine.service.screening import HitLike, Screener, screener_from_settin
 from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
 from api_engine.store import AssemblyState, Store, StoredOutput
-from api_engine.store.schema import manifest_screens, processed_records
+from api_engine.store.schema import iapi_answers, manifest_screens, processed_records
 from parsers import Finding, Manifest, Severity, Traveller
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, part_key
 from parsers.contrl import write_contrl
@@ -406,6 +407,9 @@ class Processor:
             contrl = write_contrl(ic, control_ref=rid[:14], note=reused)
             log.warning("interchange %s from %s reuses its reference with other content: processed, flagged",
                         iref.interchange_ref, iref.sender)
+        acknowledged = [r.transaction_ref for r in ic.responses if r.document_code == "312" and r.transaction_ref]
+        if acknowledged:  # the carrier acknowledges government-initiated changes (CUSRES 132)
+            await acknowledge(conn, self.store, acknowledged, iref.sender)
         ready: list[Screened] = list(prep.singles)
         for part in prep.parts:
             done = await self._add_part(conn, part, iid)
@@ -416,11 +420,14 @@ class Processor:
         manifest_events: list[ManifestEvent] = []
         alert_events: list[AlertEvent] = []
         for s in ready:
-            mev, alerts = await self._store_manifest(conn, out, rid, iid, s, iref, screened, flags)
+            mev, alerts = await self._store_manifest(conn, out, rid, iid, s, iref, screened, flags,
+                                                     interactive=prep.interactive)
             manifest_events.append(mev)
             alert_events.extend(alerts)
             if prep.interactive:
-                cusres_for.append((s.manifest, iapi_statuses(s, ic.findings)))
+                statuses = iapi_statuses(s, ic.findings)
+                cusres_for.append((s.manifest, statuses))
+                await self._record_answers(conn, s, statuses)
 
         cusres = None
         if cusres_for:
@@ -483,9 +490,47 @@ class Processor:
         await Store.save_assembly(conn, state, create=False)
         return screened if emit else None
 
+    async def _record_answers(self, conn: AsyncConnection, s: Screened,
+                              statuses: dict[int | str, tuple[str, str]]) -> None:
+        """Keep the iAPI answer per traveller reference (RFF+ABO), and what the carrier told since: a 745
+        answers (a CP answers again: "changed"), a 266 CLOB marks the answered travellers on board and the
+        others off-loaded, a 266 CLNB the listed ones off-loaded, a 266 XF all of them cancelled."""
+        m = s.manifest
+        sender, flight = m.header.sender or "", m.flight_key[:120]
+        at = datetime.now(UTC)
+        keys = {i: self.keyring.pseudonym(t.abo, "iapi-abo", 43) for i, t in enumerate(m.travellers) if t.abo}
+        same_flight = (iapi_answers.c.sender == sender, iapi_answers.c.flight_key == flight)
+        if m.document_code == "266":
+            listed = [k for k in keys.values() if k]
+            if m.document_id == "XF":
+                await conn.execute(update(iapi_answers).where(*same_flight).values(state="cancelled", state_at=at))
+            elif m.document_id == "CLOB":
+                await conn.execute(update(iapi_answers).where(*same_flight, iapi_answers.c.abo_key.in_(listed))
+                                   .values(state="boarded", state_at=at))
+                await conn.execute(update(iapi_answers).where(
+                    *same_flight, iapi_answers.c.abo_key.not_in(listed),
+                    iapi_answers.c.state.in_(("answered", "changed"))).values(state="offloaded", state_at=at))
+            elif m.document_id == "CLNB":
+                await conn.execute(update(iapi_answers).where(*same_flight, iapi_answers.c.abo_key.in_(listed))
+                                   .values(state="offloaded", state_at=at))
+            return
+        ids = s.traveller_ids or {}
+        for i, key in keys.items():
+            decided = statuses.get(i)
+            if decided is None or not key:
+                continue
+            status, text = decided
+            values = {"traveller_id": ids.get(i), "status": status, "text": text[:70], "answered_at": at,
+                      "state_at": at}
+            done = await conn.execute(update(iapi_answers).where(*same_flight, iapi_answers.c.abo_key == key)
+                                      .values(**values, answers=iapi_answers.c.answers + 1, state="changed"))
+            if done.rowcount == 0:
+                await conn.execute(insert(iapi_answers).values(sender=sender, flight_key=flight, abo_key=key,
+                                                               answers=1, state="answered", **values))
+
     async def _store_manifest(self, conn: AsyncConnection, out: Outputs, rid: str, iid: int, s: Screened,
-                              iref: InterchangeRef, screened: bool,
-                              flags: Sequence[Finding] = ()) -> tuple[ManifestEvent, list[AlertEvent]]:
+                              iref: InterchangeRef, screened: bool, flags: Sequence[Finding] = (), *,
+                              interactive: bool = False) -> tuple[ManifestEvent, list[AlertEvent]]:
         m = s.manifest
         kh = _key_hash(s.key)
         if s.rows is None or s.views is None:  # assembled here (multi-part): seal now
@@ -515,7 +560,9 @@ class Processor:
             log.warning("flight %s: list from %s kept beside the list from %s (two senders)",
                         m.flight_key, m.header.sender, ", ".join(others))
         positions = _hit_positions(s)
-        traveller_ids = await Store.add_travellers(conn, manifest_id, s.rows, [idx for idx, _ in positions])
+        want = [idx for idx, _ in positions] + (list(range(len(m.travellers))) if interactive else [])
+        traveller_ids = await Store.add_travellers(conn, manifest_id, s.rows, want)
+        s.traveller_ids = traveller_ids
 
         flight = flight_ref(m)
         alerts: list[AlertEvent] = []

@@ -422,3 +422,65 @@ list_requests = Table(
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the live lists' tables
+
+# ---- iAPI answers (revision 0010): the government's board/no-board answer per traveller of a flight ------------
+# Owned by api_engine/service/processor.py (api_engine/service/iapi.py). One row per carrier, flight and traveller
+# reference (RFF+ABO, kept as a keyed pseudonym: the DCS's own id of the passenger, enough to match a CP, a
+# CLOB or an XF to the answer): the last answer, how often it was given, and what happened since (changed by a
+# CP, boarded or off-loaded by the close-out, cancelled with the flight).
+
+iapi_answers = Table(
+    "iapi_answers", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sender", String(35), nullable=False),
+    Column("flight_key", String(120), nullable=False),
+    Column("abo_key", String(64), nullable=False),
+    Column("traveller_id", Id, ForeignKey("travellers.id", ondelete="SET NULL")),
+    Column("status", String(3), nullable=False),  # ERC: 0Z, 1Z, 2Z, 4Z
+    Column("text", String(70), nullable=False),
+    Column("answers", Integer, nullable=False),
+    Column("answered_at", Stamp, nullable=False),
+    Column("state", String(16), nullable=False),  # answered | changed | boarded | offloaded | cancelled
+    Column("state_at", Stamp, nullable=False),
+    Column("changed_by", String(100)),  # the officer whose decision changed the answer (a CUSRES 132)
+    Column("changed_at", Stamp),
+    UniqueConstraint("sender", "flight_key", "abo_key", name="uq_iapi_answers_sender_flight_abo"),
+)
+
+# The government-initiated changes (CUSRES 132) an officer's decision made, as an outbox: a worker sends each
+# (api.acks, keyed by the carrier), resends it until the carrier's CUSRES 312 acknowledges it, and records both.
+iapi_changes = Table(
+    "iapi_changes", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("answer_id", Id, ForeignKey("iapi_answers.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("hit_id", Id, ForeignKey("hits.id", ondelete="SET NULL")),
+    Column("status", String(3), nullable=False),
+    Column("text", String(70), nullable=False),
+    Column("reference", String(35), nullable=False),  # RFF+TN of the 132, echoed by the carrier's 312
+    Column("decided_by", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", Stamp),
+    Column("acknowledged_at", Stamp),
+    UniqueConstraint("reference", name="uq_iapi_changes_reference"),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the iAPI answers
+
+# ---- carrier tokens (revision 0009): bearer tokens of the HTTPS iAPI endpoint --------------------------------
+# Owned by api_engine/service/carriers.py (`api-engine carriers`). Only the SHA-256 of a token is kept (the token
+# is shown once, when made); `sender` is the UNB sender id the token's carrier must write in every request.
+carrier_tokens = Table(
+    "carrier_tokens", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("sender", String(35), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("revoked_at", Stamp),
+    Column("revoked_by", String(100)),
+    UniqueConstraint("token_hash", name="uq_carrier_tokens_token_hash"),
+    Index("ix_carrier_tokens_sender", "sender"),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the carrier tokens

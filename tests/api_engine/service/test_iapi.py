@@ -70,3 +70,73 @@ async def test_a_resent_request_gets_the_answer_the_first_one_got(store_settings
         assert statuses == {"0001": "0Z", "0002": "2Z"}  # JOHN SMITH is listed: never cleared
     finally:
         await p.close()
+
+
+def _variant(ref: str, bgm: str, *, travellers: str = "all", on_board: tuple[str, ...] = ()) -> bytes:
+    """The example request under another UNB reference, with another BGM; `travellers`: "all", "refs" (by
+    reference only, the ABOs in `on_board`: a close-out) or "none" (a cancellation)."""
+    import re
+
+    from conformance.edi import Edi
+
+    e = Edi.parse(REQUEST.replace(b"O?'BRIEN", b"OBRIEN"))  # Edi splits at a released apostrophe
+    e.segments = [s.replace("000000001", ref) if s.startswith(("UNB+", "UNZ+")) else s for s in e.segments]
+    e.segments = [bgm if s.startswith("BGM+") else s for s in e.segments]
+    if travellers != "all":
+        out: list[str] = []
+        inside = False
+        keep = False
+        for s in e.segments:
+            if re.match(r"NAD\+FL\+", s):
+                inside = True
+                abo = None
+                keep = False
+                group: list[str] = []
+            if s.startswith(("CNT+", "UNT+")):
+                inside = False
+            if inside:
+                if s.startswith("RFF+ABO:"):
+                    abo = s.split(":", 1)[1]
+                    keep = travellers == "refs" and abo in on_board
+                    if keep:
+                        out.extend(["NAD+FL", *[g for g in group if g.startswith("RFF+")], s])
+                elif s.startswith("NAD+FL+"):
+                    group = []
+                elif keep and s.startswith("RFF+"):
+                    out.append(s)
+                else:
+                    group.append(s)
+                continue
+            out.append(s.replace("CNT+42:2", f"CNT+42:{len(on_board)}") if s.startswith("CNT+") else s)
+        e.segments = out
+    return e.fix_counts().to_bytes()
+
+
+async def test_the_answer_per_traveller_follows_a_change_the_close_out_and_a_cancellation(
+        store_settings: Any) -> None:
+    from sqlalchemy import select
+
+    from api_engine.service.processor import Processor
+    from api_engine.store.schema import iapi_answers
+
+    p = await Processor.open(store_settings)
+
+    async def answers() -> dict[str, tuple[str, str, int]]:
+        ring = p.keyring
+        names = {ring.pseudonym(abo, "iapi-abo", 43): abo for abo in ("0001", "0002")}
+        async with p.store.engine.connect() as conn:
+            rows = (await conn.execute(select(iapi_answers))).all()
+        return {names[r.abo_key]: (r.status, r.state, r.answers) for r in rows}
+
+    try:
+        await p.process(REQUEST, key=b"XXAIRAPI")
+        assert await answers() == {"0001": ("0Z", "answered", 1), "0002": ("0Z", "answered", 1)}
+        await p.process(_variant("000000002", "BGM+745+CP"), key=b"XXAIRAPI")  # changed data: a new answer
+        assert await answers() == {"0001": ("0Z", "changed", 2), "0002": ("0Z", "changed", 2)}
+        await p.process(_variant("000000003", "BGM+266+CLOB", travellers="refs", on_board=("0001",)),
+                        key=b"XXAIRAPI")
+        assert await answers() == {"0001": ("0Z", "boarded", 2), "0002": ("0Z", "offloaded", 2)}
+        await p.process(_variant("000000004", "BGM+266+XF", travellers="none"), key=b"XXAIRAPI")
+        assert {state for _, state, _ in (await answers()).values()} == {"cancelled"}
+    finally:
+        await p.close()
