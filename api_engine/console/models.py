@@ -172,6 +172,23 @@ class TravellerSummary(BaseModel):
     traveller: TravellerMinimal
     flight: FlightRow
     hits: builtins.list[HitSummary]
+    iapi: IapiAnswer | None = None  # the board/no-board answer is not identity data
+
+
+class IapiAnswer(BaseModel):
+    """The board/no-board answer given to the carrier for this traveller (interactive API), and what followed."""
+
+    status: str = Field(description="ERC: 0Z board, 1Z no board, 2Z advisory, 4Z insufficient data")
+    text: str
+    answers: int = Field(description="how often it was answered (a changed request, CP, is answered again)")
+    answered_at: TimePoint
+    state: str = Field(description="answered | changed | boarded | offloaded | cancelled")
+    state_label: str
+    state_at: TimePoint
+    changed_by: str | None = Field(default=None, description="the officer whose decision changed the answer")
+    changed_at: TimePoint | None = None
+    change: str | None = Field(default=None, description="the government-initiated change (CUSRES 132): its "
+                               "reference and whether the carrier acknowledged it (CUSRES 312)")
 
 
 class TravellerDetail(BaseModel):
@@ -180,6 +197,7 @@ class TravellerDetail(BaseModel):
     traveller: TravellerFull
     flight: FlightRow
     hits: builtins.list[AlertRow]
+    iapi: IapiAnswer | None = None
 
 
 class DecisionRequest(BaseModel):

@@ -26,6 +26,8 @@ from api_engine.store import Store
 from api_engine.store.schema import (
     hit_decisions,
     hits,
+    iapi_answers,
+    iapi_changes,
     list_states,
     list_versions,
     manifests,
@@ -45,6 +47,7 @@ from .models import (
     Feature,
     FlightRow,
     HitDetail,
+    IapiAnswer,
     ListChangeRow,
     ListStateRow,
     LiveLists,
@@ -348,8 +351,35 @@ async def traveller_detail(store: Store, keyring: Keyring, ref: str) -> Travelle
         findings = await _findings(conn, keyring, [m])
         hit_rows = (await conn.execute(_alert_select().where(hits.c.traveller_id == t.id)
                                        .order_by(hits.c.id))).all()
+        answer = (await conn.execute(select(iapi_answers).where(iapi_answers.c.traveller_id == t.id))).first()
+        change = (await conn.execute(select(iapi_changes).where(iapi_changes.c.answer_id == answer.id)
+                                     .order_by(iapi_changes.c.id.desc()).limit(1))).first() if answer else None
     return TravellerDetail(traveller=_traveller(t, keyring, len(hit_rows), True),
-                           flight=_flight_row(m, counts, findings), hits=[_alert_row(h, keyring) for h in hit_rows])
+                           flight=_flight_row(m, counts, findings), hits=[_alert_row(h, keyring) for h in hit_rows],
+                           iapi=_iapi_answer(answer, change, m.header_json, m.flight_key) if answer else None)
+
+
+IAPI_STATES = {"answered": "answered", "changed": "answered again after changed data (CP)",
+               "boarded": "on board at the close-out (CLOB)", "offloaded": "off-loaded: not on board at the close-out",
+               "cancelled": "flight cancelled (XF)"}
+
+
+def _iapi_answer(r: Any, change: Any, header_json: str, flight_key: str) -> IapiAnswer:
+    airport = _Flight(header_json, flight_key).dep_airport  # check-in happens at the departure airport
+    said = None
+    if change is not None:
+        if change.acknowledged_at is not None:
+            said = (f"CUSRES 132 {change.reference} ({change.status}) acknowledged by the carrier (CUSRES 312) "
+                    f"{timepoint(change.acknowledged_at, airport).text}")
+        elif change.sent_at is not None:
+            said = (f"CUSRES 132 {change.reference} ({change.status}) sent {change.attempts} time(s), last "
+                    f"{timepoint(change.sent_at, airport).text}; no acknowledgement (CUSRES 312) yet")
+        else:
+            said = f"CUSRES 132 {change.reference} ({change.status}) waiting to be sent"
+    return IapiAnswer(status=r.status, text=r.text, answers=r.answers, answered_at=timepoint(r.answered_at, airport),
+                      state=r.state, state_label=IAPI_STATES.get(r.state, r.state),
+                      state_at=timepoint(r.state_at, airport), changed_by=r.changed_by,
+                      changed_at=timepoint(r.changed_at, airport) if r.changed_at else None, change=said)
 
 
 # ---- live lists: the versions in force, their changes and the re-screens they caused (read-only) ----

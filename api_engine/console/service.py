@@ -114,7 +114,7 @@ async def traveller(state: ConsoleState, who: Principal, ref: str) -> TravellerS
                                    nationality=t.nationality, hit_count=t.hit_count),
         flight=detail.flight,
         hits=[HitSummary(hit_id=h.hit_id, status=h.status, severity=h.severity, score=h.score, list=h.list,
-                         entry_id=h.entry_id) for h in detail.hits])
+                         entry_id=h.entry_id) for h in detail.hits], iapi=detail.iapi)
 
 
 async def traveller_full(state: ConsoleState, who: Principal, ref: str, reason: str) -> TravellerDetail:

@@ -138,6 +138,18 @@ class AckEvent(_Event):
     cusres_base64: str | None = None
 
 
+class IapiChangeEvent(_Event):
+    """A government-initiated change of an iAPI answer for the carrier (CUSRES 132), on the acks topic. The
+    carrier acknowledges it with a CUSRES 312 quoting `reference` (RFF+TN); until then it is sent again."""
+
+    type: Literal["iapi_change"] = "iapi_change"
+    reference: str = Field(description="RFF+TN of the 132: the carrier's 312 quotes it")
+    sender: str = Field(description="the carrier (UNB sender of the request) the change is for")
+    attempt: int = Field(description="1 for the first sending, +1 per resend while no 312 came")
+    cusres: str = Field(description="CUSRES 132 as text")
+    cusres_base64: str
+
+
 class HitFeature(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -221,6 +233,7 @@ EVENT_MODELS: dict[str, type[_Event]] = {
     "alert": AlertEvent,
     "manifest": ManifestEvent,
     "dead_letter": DeadLetterEvent,
+    "iapi_change": IapiChangeEvent,
 }
 
 

@@ -494,11 +494,12 @@ class Pipeline:
             committer = asyncio.create_task(self._commit_loop())
             prober = asyncio.create_task(self._probe_loop())
             rescreener = asyncio.create_task(self._rescreen_loop())
+            changes = asyncio.create_task(self._iapi_changes_loop())
             try:
                 await self._fetch_loop()
             finally:
                 await self._drain(self.settings.shutdown_timeout_s * 0.8)
-                for task in (committer, prober, rescreener):
+                for task in (committer, prober, rescreener, changes):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -553,10 +554,26 @@ class Pipeline:
         from api_engine.service.rescreen import Rescreener
 
         rescreener = Rescreener(self.processor, worker=self.worker, workers=self.settings.workers)  # type: ignore[arg-type]
-        rescreener.emit = self._emit_outputs
+        rescreener.emit = self.emit_outputs
         await rescreener.run(self._stop)
 
-    async def _emit_outputs(self, outputs: Sequence[Any]) -> None:
+    async def _iapi_changes_loop(self) -> None:
+        """Send the officers' changes of iAPI answers (CUSRES 132) and resend them until acknowledged."""
+        store, keyring = getattr(self.processor, "store", None), getattr(self.processor, "keyring", None)
+        if store is None or keyring is None:
+            return
+        from api_engine.service.iapi_changes import ChangeSender
+
+        sender = ChangeSender(store, keyring, self.emit_outputs)
+        while not self._stop.is_set():
+            try:
+                await sender.send_due()
+            except Exception as exc:  # an outage: a change not sent now is sent again after RESEND_S
+                log.warning("event=iapi_changes_turn_failed worker=%d error=%s", self.worker, type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), 1.0)
+
+    async def emit_outputs(self, outputs: Sequence[Any]) -> None:
         """Produce events made outside a record (re-screening) and wait for the broker's acknowledgement."""
         futures = await self._send(list(outputs))
         await asyncio.gather(*futures)
