@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     http_port: int = 8080
     http_host: str = "127.0.0.1"
+    # HTTPS for the workers' HTTP port (carriers' bearer tokens on /iapi/v1/paxlst): PEM files, both or neither.
+    http_tls_certfile: Path | None = None
+    http_tls_keyfile: Path | None = None
     shutdown_timeout_s: float = 20.0
     # With no watchlist loaded `serve` refuses to start unless this is set; it then says so on /readyz,
     # in the metrics and in every manifest event (`screened: false`).
@@ -97,6 +100,12 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = 10.0
     worker_restart_limit: int = 5
     worker_restart_window_s: float = 300.0
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.http_tls_certfile is None) != (self.http_tls_keyfile is None):
+            raise ValueError("HTTPS needs both API_ENGINE_HTTP_TLS_CERTFILE and API_ENGINE_HTTP_TLS_KEYFILE")
+        return self
 
     @field_validator("watchlists", "data_keys_old", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ _SUBCOMMANDS = (
     "api_engine.cli.console",
     "api_engine.cli.users",
     "api_engine.cli.lists",
+    "api_engine.cli.carriers",
 )
 
 

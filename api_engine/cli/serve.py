@@ -39,7 +39,7 @@ from pathlib import Path
 from prometheus_client import Counter
 
 from api_engine.service.broker import BrokerError, EmbeddedBroker
-from api_engine.service.http import HttpServer, create_app
+from api_engine.service.http import HttpServer, IapiEndpoint, create_app
 from api_engine.service.lists import request_check
 from api_engine.service.pipeline import (
     Health,
@@ -282,7 +282,12 @@ async def serve_worker(settings: Settings, bootstrap_servers: str, index: int,
         def details() -> dict[str, object]:
             return {"worker": index, "partitions": sorted(tp.partition for tp in pipeline.assignment()),
                     **pipeline.status()}
-        holder["http"] = server = HttpServer(create_app(lambda: pipeline.ready, details), settings.http_host, port)
+        iapi = IapiEndpoint(processor=lambda: pipeline.processor,
+                            emit=pipeline.emit_outputs, can_emit=lambda: pipeline.producer is not None,
+                            max_bytes=settings.max_record_bytes)
+        holder["http"] = server = HttpServer(create_app(lambda: pipeline.ready, details, iapi), settings.http_host,
+                                             port, certfile=settings.http_tls_certfile,
+                                             keyfile=settings.http_tls_keyfile)
         bound = await server.start()
         log.info("event=worker_started worker=%d http=%s:%d inbound=%s group=%s", index, settings.http_host,
                  bound, settings.topics.inbound, settings.kafka_group_id)
