@@ -211,16 +211,15 @@ class IapiEndpoint:
 
     @staticmethod
     def _reply(outputs: Sequence[OutputEvent]) -> Response:
-        """200 with the CUSRES; without one, the CONTRL: 400 when malformed (403 when the sender binding
-        refused it), else 200 (a request that is not interactive is acknowledged like a Kafka record)."""
+        """The CUSRES (a refused request gets a header-level one, ERP+1), else the CONTRL; 400 when malformed,
+        403 when the sender binding refused it, else 200 (a request that is not interactive is acknowledged
+        like a Kafka record)."""
         ack: dict[str, Any] = next(json.loads(o.value) for o in outputs if o.kind == "acks")
-        if ack.get("cusres_base64"):
-            return _answer(200, base64.b64decode(ack["cusres_base64"]), media_type=EDIFACT)
-        contrl = base64.b64decode(ack["contrl_base64"])
+        body = base64.b64decode(ack.get("cusres_base64") or ack["contrl_base64"])
         rules = [r for o in outputs if o.kind == "dlq" for r in json.loads(o.value).get("rules") or ()]
         if any(str(r).startswith("ENV-SENDER-") for r in rules):
-            return _answer(403, contrl, media_type=EDIFACT)
-        return _answer(400 if any(o.kind == "dlq" for o in outputs) else 200, contrl, media_type=EDIFACT)
+            return _answer(403, body, media_type=EDIFACT)
+        return _answer(400 if any(o.kind == "dlq" for o in outputs) else 200, body, media_type=EDIFACT)
 
 
 def create_app(is_ready: Callable[[], bool], details: Callable[[], dict[str, object]] | None = None,

@@ -164,11 +164,11 @@ def prepare(value: bytes, profile: Profile, screener: Screener, *, control_ref: 
                              message="nothing readable: no PAXLST or CUSRES message", contrl_error=32)]
         ic = ic.model_copy(update={"findings": [*ic.findings, *malformed]})
     out = Prepared(content_hash=content_hash, interchange=ic, contrl=write_contrl(ic, control_ref=control_ref))
+    out.interactive = _wants_cusres(ic, profile)
     if malformed:
         out.malformed = malformed
         out.reason = "; ".join(dict.fromkeys(f"{f.rule}: {f.message}" for f in malformed))
         return out
-    out.interactive = _wants_cusres(ic, profile)
     for m in ic.manifests:
         if _is_part(m):
             out.parts.append(m)

@@ -50,7 +50,7 @@ from api_engine.service.events import (
     ManifestEvent,
     OutputEvent,
 )
-from api_engine.service.iapi import iapi_statuses
+from api_engine.service.iapi import iapi_statuses, whole_request_answer
 from api_engine.service.iapi_changes import acknowledge
 from api_engine.service.lists import LiveLists
 from api_engine.service.outputs import (
@@ -356,7 +356,9 @@ class Processor:
         if malformed:
             iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="dead_letter",
                                               **common)
-            out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False))
+            # iAPI: the DCS waits for a CUSRES: a header-level refusal (ERP+1), never a traveller cleared
+            refused = whole_request_answer(ic, malformed) if ic is not None and prep.interactive else None
+            out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False, cusres=refused))
             out.add("dlq", key or ack_key, DeadLetterEvent(
                 event_id=out.next_id("dlq"), reason=reason or "malformed input",
                 rules=list(dict.fromkeys(f.rule for f in malformed)),

@@ -140,3 +140,25 @@ async def test_the_answer_per_traveller_follows_a_change_the_close_out_and_a_can
         assert {state for _, state, _ in (await answers()).values()} == {"cancelled"}
     finally:
         await p.close()
+
+
+async def test_a_request_refused_as_a_whole_still_gets_a_cusres_that_clears_nobody(store_settings: Any) -> None:
+    import base64
+    import json
+
+    from api_engine.service.processor import Processor
+    from parsers import read_interchange
+
+    p = await Processor.open(store_settings)
+    try:
+        events = await p.process(REQUEST.replace(b"UNT+38+1'", b"UNT+99+1'"), key=b"XXAIRAPI")
+        [ack] = [json.loads(e.value) for e in events if e.kind == "acks"]
+        assert ack["accepted"] is False and [e.kind for e in events].count("dlq") == 1
+        [response] = read_interchange(base64.b64decode(ack["cusres_base64"])).responses
+        assert (response.document_code, response.header_status, response.travellers) == ("962", "1", [])
+        batch = await p.process((EXAMPLES / "xx123_lhr-jfk_passengers.edi").read_bytes()
+                                .replace(b"UNT+38+1'", b"UNT+99+1'"), key=b"XXAIRAPI")
+        [batch_ack] = [json.loads(e.value) for e in batch if e.kind == "acks"]
+        assert batch_ack["cusres_base64"] is None  # a batch manifest gets its CONTRL only, as before
+    finally:
+        await p.close()

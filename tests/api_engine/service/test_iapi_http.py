@@ -159,13 +159,24 @@ async def test_a_body_over_the_record_limit_is_413(worker: Worker) -> None:
     assert worker.emitted == [] and await worker.stored() == 0
 
 
-async def test_a_malformed_request_is_400_with_its_contrl_and_a_dead_letter(worker: Worker) -> None:
+async def test_a_malformed_request_is_400_with_a_header_level_refusal_and_a_dead_letter(worker: Worker) -> None:
+    """The DCS waits for a CUSRES: it gets one refusing the whole request (ERP+1, ERC 1, the rule), clearing
+    nobody; the CONTRL rejecting the message goes to api.acks as for any record."""
+    import base64
+    import json
+
+    from parsers import read_interchange
+
     broken = REQUEST.replace(b"UNT+38+1'", b"UNT+99+1'")
     answer = await worker.post(broken, await worker.token())
     assert answer.status_code == 400
-    report = read_contrl(answer.content)
-    assert report.subject_sender == "XXAIRAPI" and not report.message_accepted("1")  # the message is rejected
+    [response] = read_interchange(answer.content).responses
+    assert response.document_code == "962" and response.header_status == "1" and response.travellers == []
+    assert any("ENV-UNT-COUNT" in t for t in response.header_text)
     assert sorted(o.kind for o in worker.emitted) == ["acks", "dlq"]
+    [ack] = [json.loads(o.value) for o in worker.emitted if o.kind == "acks"]
+    report = read_contrl(base64.b64decode(ack["contrl_base64"]))
+    assert report.subject_sender == "XXAIRAPI" and not report.message_accepted("1")  # the message is rejected
 
 
 async def test_other_content_types_are_415(worker: Worker) -> None:
