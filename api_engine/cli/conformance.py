@@ -46,7 +46,8 @@ def add_parser(sub: Any) -> None:
     r = cs.add_parser("run", help="black-box test of a running system over Kafka",
                       description="Produce every suite case to the inbound topic and check the acks, alerts, "
                       "manifests and dead letters that come back. The system must screen against the bundled "
-                      "test watchlist (conformance/data/test-watchlist.csv).")
+                      "test watchlist (conformance/data/test-watchlist.csv). With --iapi: play a carrier's "
+                      "check-in sequences (request, listed traveller, resend, CP, CLOB, XF, 132 -> 312) instead.")
     r.add_argument("--bootstrap", required=True, metavar="HOST:PORT", help="Kafka bootstrap servers")
     r.add_argument("--suite", default=None, metavar="NAME|DIR", help="suite (default: the newest, baseline-2)")
     r.add_argument("--profile", default="baseline",
@@ -57,6 +58,21 @@ def add_parser(sub: Any) -> None:
     for name, default in (("inbound", "api.inbound"), ("acks", "api.acks"), ("alerts", "border.alerts"),
                           ("manifests", "border.manifests"), ("dlq", "api.dlq")):
         r.add_argument(f"--topic-{name}", default=default, help=f"topic name (default: {default})")
+    iapi = r.add_argument_group("carrier simulator (--iapi)")
+    iapi.add_argument("--iapi", action="store_true",
+                      help="run the iAPI carrier simulator's cases instead of the suite (--case selects them)")
+    iapi.add_argument("--listed-name", metavar="SURNAME:GIVEN:YYMMDD",
+                      help="the listed traveller to plant (default: the first of the bundled test watchlist)")
+    iapi.add_argument("--watchlist", metavar="FILE", type=Path,
+                      help="plant the first individual of this national list file (CSV) instead")
+    iapi.add_argument("--budget", type=float, default=4.0, metavar="S",
+                      help="seconds a request's answer may take (default: 4)")
+    iapi.add_argument("--change-timeout", type=float, default=30.0, metavar="S",
+                      help="seconds to wait for a government change (CUSRES 132) before skipping that case "
+                      "(default: 30)")
+    iapi.add_argument("--travellers", type=int, default=3, metavar="N",
+                      help="clean travellers per request (default: 3)")
+    iapi.add_argument("--sender", default="IAPISIM", help="UNB sender (the run tag is appended; default: IAPISIM)")
     _add_report_options(r)
     r.set_defaults(func=run_run)
 
@@ -136,8 +152,37 @@ def run_check(args: argparse.Namespace) -> int:
     return _emit(report, args)
 
 
+def run_iapi_cases(args: argparse.Namespace) -> int:
+    from conformance.iapi import IapiError, IapiOptions, IapiTopics, listed_from_file, listed_from_name, run_iapi
+
+    if args.suite:
+        return _usage("--iapi runs the carrier simulator's cases, not a suite: drop --suite")
+    if args.listed_name and args.watchlist:
+        return _usage("give either --listed-name or --watchlist, not both")
+    if min(args.timeout, args.budget, args.change_timeout) <= 0 or not 1 <= args.travellers <= 99:
+        return _usage("--timeout, --budget and --change-timeout must be positive, --travellers 1..99")
+    try:
+        listed = (listed_from_name(args.listed_name) if args.listed_name
+                  else listed_from_file(args.watchlist) if args.watchlist else None)
+        opts = IapiOptions(budget_s=args.budget, timeout_s=args.timeout, change_timeout_s=args.change_timeout,
+                           listed=listed, travellers=args.travellers, sender=args.sender, run_tag=args.run_tag,
+                           case_ids=args.case, topics=IapiTopics(inbound=args.topic_inbound, acks=args.topic_acks))
+    except IapiError as exc:
+        return _usage(str(exc))
+    try:
+        report = asyncio.run(run_iapi(args.bootstrap, opts))
+    except IapiError as exc:
+        return _usage(str(exc))
+    except Exception as exc:  # a broker we cannot reach is the caller's setup problem, not a verdict
+        return _usage(f"cannot run against {args.bootstrap}: {type(exc).__name__}: {exc}")
+    return _emit(report, args)
+
+
 def run_run(args: argparse.Namespace) -> int:
     from conformance.runner import Topics, run_suite
+
+    if args.iapi:
+        return run_iapi_cases(args)
     from conformance.suite import DEFAULT_SUITE, SuiteError, load_suite
 
     try:
