@@ -119,6 +119,15 @@ def _compare_one(q: PartialDate, e: PartialDate, tol: int) -> DateComparison:
             return DateComparison("close", DOB_CLOSE, f"{q} one month from listed {listed}")
         return DateComparison("year_only", DOB_CLOSE, f"year agrees, month differs (listed {listed})")
     gap = min(abs(q.year - lo), abs(q.year - hi))
+    if 99 <= gap <= 101 and q.month is not None:
+        # Travel documents and PAXLST (DTM 329) write two-digit years: a traveller born in 1925 reads as 2025.
+        # The same day a century apart is that ambiguity, not a different person.
+        shifted = PartialDate.model_construct(year=q.year - 100 if q.year > hi else q.year + 100, month=q.month,
+                                              day=q.day, year_to=None, approximate=False)
+        again = _compare_one(shifted, e, 0)
+        if again.outcome in ("exact", "close"):
+            return DateComparison("century", min(again.contribution, DOB_CLOSE),
+                                  f"{q} is listed {listed} a century apart (two-digit year)")
     if gap <= tol:
         return DateComparison("close", DOB_CLOSE, f"{q} is {gap} year(s) from listed {listed}")
     if gap <= 5:

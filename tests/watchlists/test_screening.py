@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -184,3 +185,17 @@ def test_real_lists_hit_a_listed_person(un: LoadResult) -> None:
     s.replace_list(un)
     hits = s.screen(ScreeningQuery(id="t", full_name="BADEGE, ERIC", date_of_birth="1971", nationality="CD"))
     assert hits and hits[0].entry_id == "CDi.001"
+
+
+def test_a_two_digit_year_read_in_the_wrong_century_does_not_clear_a_listed_person(un: Any) -> None:
+    """PAXLST writes DTM+329:250125: a UN-listed man born on 25 January 1925 arrives as born in 2025. The same
+    day a century apart is the format's ambiguity, not another person: it must not push him below the threshold."""
+    from watchlists import Screener
+
+    s = Screener()
+    s.replace_list(un)
+    [hit] = [h for h in s.screen_traveller("0", "RI YONG MU", date_of_birth=date(2025, 1, 25)) if h.list == "UN"]
+    features = {f.feature: f for f in hit.explanation}
+    assert features["date_of_birth"].outcome == "century" and "two-digit year" in (features["date_of_birth"].detail
+                                                                                  or "")
+    assert s.screen_traveller("0", "RI YONG MU", date_of_birth=date(2025, 3, 9)) == []  # another day: no
