@@ -517,18 +517,25 @@ class Processor:
                                    .values(state="offloaded", state_at=at))
             return
         ids = s.traveller_ids or {}
-        for i, key in keys.items():
-            decided = statuses.get(i)
-            if decided is None or not key:
-                continue
-            status, text = decided
+        answered = {key: (i, statuses[i]) for i, key in keys.items() if key and i in statuses}
+        if not answered:
+            return
+        # One look-up and one insert for a first request (the usual case: a record costs a few milliseconds);
+        # an update per traveller answered before (a CP, a resend with other bytes).
+        before = dict((await conn.execute(select(iapi_answers.c.abo_key, iapi_answers.c.id).where(
+            *same_flight, iapi_answers.c.abo_key.in_(list(answered))))).all())
+        fresh = []
+        for key, (i, (status, text)) in answered.items():
             values = {"traveller_id": ids.get(i), "status": status, "text": text[:70], "answered_at": at,
                       "state_at": at}
-            done = await conn.execute(update(iapi_answers).where(*same_flight, iapi_answers.c.abo_key == key)
-                                      .values(**values, answers=iapi_answers.c.answers + 1, state="changed"))
-            if done.rowcount == 0:
-                await conn.execute(insert(iapi_answers).values(sender=sender, flight_key=flight, abo_key=key,
-                                                               answers=1, state="answered", **values))
+            if key in before:
+                await conn.execute(update(iapi_answers).where(iapi_answers.c.id == before[key]).values(
+                    **values, answers=iapi_answers.c.answers + 1, state="changed"))
+            else:
+                fresh.append({"sender": sender, "flight_key": flight, "abo_key": key, "answers": 1,
+                              "state": "answered", **values})
+        if fresh:
+            await conn.execute(insert(iapi_answers), fresh)
 
     async def _store_manifest(self, conn: AsyncConnection, out: Outputs, rid: str, iid: int, s: Screened,
                               iref: InterchangeRef, screened: bool, flags: Sequence[Finding] = (), *,
