@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from api_engine.cli.options import add_store_options, store_settings
 from api_engine.settings import Settings
+from api_engine.store.store import stored_utc
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
 
@@ -34,7 +35,7 @@ def parse_since(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not an ISO 8601 date or time: {text!r} (e.g. 2025-03-01 or 2025-03-01T06:00Z)") from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return stored_utc(value) or value
 
 
 def _seconds(text: str) -> float:

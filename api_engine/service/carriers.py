@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 from api_engine.protection.audit import AuditTrail
 from api_engine.store import Store
 from api_engine.store.schema import carrier_tokens
+from api_engine.store.store import stored_utc
 
 __all__ = ["CarrierToken", "CarrierTokenError", "CarrierTokens", "add_token", "hash_token", "list_tokens",
            "revoke_tokens", "token_id"]
@@ -61,18 +62,11 @@ def token_id(token_hash: str) -> str:
     return token_hash[:TOKEN_ID_LENGTH]
 
 
-def _utc(at: datetime | None) -> datetime | None:
-    """SQLite gives naive times back, PostgreSQL aware ones: both are UTC."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _row(r: Any) -> CarrierToken:
-    created = _utc(r.created_at)
+    created = stored_utc(r.created_at)
     assert created is not None
     return CarrierToken(token_id=token_id(r.token_hash), sender=r.sender, created_at=created,
-                        created_by=r.created_by, revoked_at=_utc(r.revoked_at), revoked_by=r.revoked_by)
+                        created_by=r.created_by, revoked_at=stored_utc(r.revoked_at), revoked_by=r.revoked_by)
 
 
 def check_sender(sender: str) -> str:
@@ -136,7 +130,7 @@ async def revoke_tokens(store: Store, what: str, *, actor: str) -> list[CarrierT
                                purpose="carrier authentication",
                                details={"token_id": token_id(r.token_hash), "sender": r.sender, "by": by},
                                session=conn)
-    return [CarrierToken(token_id=token_id(r.token_hash), sender=r.sender, created_at=_utc(r.created_at) or now,
+    return [CarrierToken(token_id=token_id(r.token_hash), sender=r.sender, created_at=stored_utc(r.created_at) or now,
                          created_by=r.created_by, revoked_at=now, revoked_by=actor[:100]) for r in active]
 
 

@@ -17,7 +17,7 @@ import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from api_engine.protection.audit import AuditTrail
 from api_engine.store import Store
 from api_engine.store.schema import hits, iapi_answers, iapi_changes, manifests, travellers
-from api_engine.store.store import now
+from api_engine.store.store import now, stored_utc
 
 __all__ = ["BOARD", "MAX_ATTEMPTS", "NO_BOARD", "RESEND_S", "ChangeSender", "acknowledge", "request_change"]
 
@@ -156,7 +156,7 @@ class ChangeSender:
         manifest = Manifest.model_validate_json(row.header_json).model_copy(
             update={"travellers": [traveller], "transaction_ref": change.reference})
         response = cusres_for_manifest(manifest, {0: (change.status, change.text)}, document_code="132")
-        made = change.created_at if change.created_at.tzinfo is None else change.created_at.astimezone(UTC)
+        made = stored_utc(change.created_at) or now()
         # stamped when the officer decided: every resend carries the same bytes
         return write_cusres([response], control_ref=change.reference[-14:], prepared=made.replace(tzinfo=None))
 

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.audit import AuditTrail
@@ -35,10 +34,11 @@ from api_engine.store.schema import (
     manifests,
     rescreen_runs,
 )
+from api_engine.store.store import insert_ignoring_conflicts, stored_utc
 from watchlists.screener import Fingerprints
 
 __all__ = ["ListChange", "ListState", "ListsStatus", "RescreenRequested", "UnknownList", "lists_status",
-           "request_reload", "request_rescreen", "request_rescreen_runs", "wait_for_runs"]
+           "request_reload", "request_rescreen_runs", "wait_for_runs"]
 
 BATCH = 1000
 
@@ -47,15 +47,8 @@ class UnknownList(ValueError):
     """A list named for a re-screen has no version in force (never loaded, or misspelt)."""
 
 
-def utc(at: datetime | None) -> datetime | None:
-    """Stored times come back naive from SQLite and aware from PostgreSQL: both mean UTC."""
-    if at is None:
-        return None
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
 def _utc_now(now: datetime | None) -> datetime:
-    return utc(now) or datetime.now(UTC)
+    return stored_utc(now) or datetime.now(UTC)
 
 
 # ---- reload ---------------------------------------------------------------------------------------
@@ -95,23 +88,15 @@ class RescreenRequested:
         return self.manifests == 0
 
 
-async def request_rescreen(store: Store, *, requested_by: str, since: datetime | None, now: datetime | None = None,
-                           lists: Sequence[str] | None = None, margin_s: float) -> list[int]:
-    """Re-screen the travellers in the window against what changed in each list since `since`
-    (None: against the whole list). Returns the run ids."""
-    done = await request_rescreen_runs(store, requested_by=requested_by, since=since, now=now, lists=lists,
-                                       margin_s=margin_s)
-    return [r.run_id for r in done]
-
-
 async def request_rescreen_runs(store: Store, *, requested_by: str, since: datetime | None,
                                 now: datetime | None = None, lists: Sequence[str] | None = None,
                                 margin_s: float) -> list[RescreenRequested]:
-    """`request_rescreen`, saying per run what it marked (what the command prints).
+    """Re-screen the travellers in the window against what changed in each list since `since` (None: against
+    the whole list); per run, what it marked (what the command prints).
 
     Raises UnknownList, before anything is written, when a named list has no version in force."""
     at = _utc_now(now)
-    since = utc(since)
+    since = stored_utc(since)
     async with store.engine.connect() as conn:
         in_force = {r.list_name: r for r in await conn.execute(
             select(list_states).where(list_states.c.digest.is_not(None)).order_by(list_states.c.list_name))}
@@ -216,16 +201,8 @@ async def _mark(store: Store, name: str, from_digest: str | None, start: Any, to
             new = [{"manifest_id": i, "list_name": name, "digest": digest} for i in ids if i not in have]
             added = 0
             if new:  # a worker screening a new manifest meanwhile may insert its row first: that row wins
-                added = len((await conn.execute(_insert_ignoring_conflicts(conn), new)).all())
+                added = len((await conn.execute(insert_ignoring_conflicts(conn, manifest_screens), new)).all())
             marked += int(moved.rowcount or 0) + added
-
-
-def _insert_ignoring_conflicts(conn: AsyncConnection) -> Any:
-    if conn.dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(manifest_screens).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(manifest_screens).on_conflict_do_nothing()
-    return stmt.returning(manifest_screens.c.manifest_id)  # the rows actually inserted
 
 
 # ---- status ---------------------------------------------------------------------------------------
@@ -290,7 +267,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _run_dict(row: Any) -> dict[str, Any]:
-    return {k: utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+    return {k: stored_utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
 
 
 async def lists_status(store: Store, *, runs: int = 10, changes: int = 5) -> ListsStatus:
@@ -298,7 +275,7 @@ async def lists_status(store: Store, *, runs: int = 10, changes: int = 5) -> Lis
     without_blob = [c for c in list_versions.c if c.name != "fingerprints"]
     async with store.engine.connect() as conn:
         states = [ListState(name=r.list_name, source=r.source, version=r.version, digest=r.digest, entries=r.entries,
-                            checked_at=utc(r.checked_at), error=r.error, error_at=utc(r.error_at))
+                            checked_at=stored_utc(r.checked_at), error=r.error, error_at=stored_utc(r.error_at))
                   for r in await conn.execute(select(list_states).order_by(list_states.c.list_name))]
         ranked = select(*without_blob, func.row_number().over(
             partition_by=list_versions.c.list_name,
@@ -309,7 +286,7 @@ async def lists_status(store: Store, *, runs: int = 10, changes: int = 5) -> Lis
         recent = [_run_dict(r) for r in await conn.execute(
             select(rescreen_runs).order_by(rescreen_runs.c.id.desc()).limit(runs))]
     return ListsStatus(lists=states, runs=recent, changes=[
-        ListChange(list_name=r.list_name, installed_at=utc(r.installed_at), version=r.version, digest=r.digest,
+        ListChange(list_name=r.list_name, installed_at=stored_utc(r.installed_at), version=r.version, digest=r.digest,
                    previous_digest=r.previous_digest, previous_version=labels.get((r.list_name, r.previous_digest)),
                    entries=r.entries, added=r.added, removed=r.removed, changed=r.changed, trigger=r.trigger)
         for r in versions])

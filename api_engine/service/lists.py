@@ -31,7 +31,6 @@ import contextlib
 import csv
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api_engine.protection.audit import AuditTrail
-from api_engine.service.screening import Screener, WatchlistScreener
+from api_engine.service.screening import Screener, WatchlistScreener, file_stat
 from api_engine.store import Store
 from api_engine.store.schema import (
     allowlist,
@@ -54,6 +53,7 @@ from api_engine.store.schema import (
     rescreen_runs,
     watchlist_uploads,
 )
+from api_engine.store.store import CARRIED_STATUSES as UNDECIDED
 from api_engine.store.store import now
 
 if TYPE_CHECKING:
@@ -69,7 +69,6 @@ UPLOADS_REFRESH_S = 5.0
 REQUESTS_REFRESH_S = 2.0  # how often the store is asked for `lists reload` requests
 KEEP_FINGERPRINTS = 10  # versions per list whose fingerprints are kept: a manifest screened against an
 # older one (past the window, nearly always) is re-screened against the whole list
-UNDECIDED = ("open", "escalated")  # hit statuses an officer still has to decide
 
 # Counts and list names only.
 LIST_ENTRIES = Gauge("api_engine_list_entries", "Entries of the list version in force", ["list"])
@@ -97,14 +96,6 @@ class _Source:
     list_name: str | None
     stat: tuple[int, int, int] | None  # (inode, size, mtime_ns)
     error: str | None = None
-
-
-def _stat(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class LiveLists:
@@ -199,12 +190,14 @@ class LiveLists:
         try:
             async with self.store.transaction() as conn:
                 prev = (await conn.execute(
-                    select(list_versions.c.digest, list_versions.c.version, list_versions.c.fingerprints,
-                           list_versions.c.seq)
+                    select(list_versions.c.id, list_versions.c.digest, list_versions.c.version, list_versions.c.seq)
                     .where(list_versions.c.list_name == name).order_by(list_versions.c.seq.desc()).limit(1))).first()
                 if prev is not None and prev.digest == digest:
                     return None  # recorded already (by another worker, or before a restart)
-                old = Fingerprints.from_bytes(prev.fingerprints) if prev is not None else previous
+                old = previous
+                if prev is not None:  # read only for a change: 20 bytes an entry
+                    old = Fingerprints.from_bytes(bytes(await conn.scalar(
+                        select(list_versions.c.fingerprints).where(list_versions.c.id == prev.id)) or b""))
                 if old is not None:
                     added, removed, changed = old.compare(snap.fingerprints)
                     counts = (len(added), len(removed), len(changed))
@@ -276,7 +269,7 @@ class LiveLists:
         self._files_checked = time.monotonic()
         installed: list[str] = []
         for src in self.sources:
-            stat = _stat(src.path)
+            stat = file_stat(src.path)
             if not force and stat is not None and stat == src.stat and src.error is None:
                 continue
             if not force and stat is None and src.error is not None:

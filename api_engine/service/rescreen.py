@@ -36,12 +36,11 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from api_engine.protection.audit import AuditTrail
 from api_engine.service.events import AlertEvent, OutputKind, event_id
@@ -52,12 +51,11 @@ from api_engine.store.schema import (
     list_versions,
     manifest_screens,
     manifests,
-    output_events,
     processed_records,
     rescreen_runs,
     travellers,
 )
-from api_engine.store.store import now
+from api_engine.store.store import insert_ignoring_conflicts, now, stored_utc
 
 if TYPE_CHECKING:
     from api_engine.service.processor import Processor
@@ -302,7 +300,7 @@ class Rescreener:
             won = await _move(conn, name, digest, old, ids)
             if not won:
                 return  # another worker did these
-            mine = [(tid, h) for tid, h in found]
+            mine = found
             trows = {}
             if mine:
                 trows = {int(r.id): r for r in await conn.execute(
@@ -391,8 +389,7 @@ class Rescreener:
                                rescreen_runs.c.new_hits, rescreen_runs.c.trigger))).first()
                 if row is None:
                     continue
-                started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-                seconds = max(0.0, (at - started).total_seconds())
+                seconds = max(0.0, (at - (stored_utc(row.started_at) or at)).total_seconds())
                 await conn.execute(update(rescreen_runs).where(rescreen_runs.c.id == run.id).values(seconds=seconds))
                 await AuditTrail(self.store).append(
                     actor="service", action="lists.rescreen_done", subject=f"list:{name}", session=conn,
@@ -434,9 +431,8 @@ async def _move(conn: Any, name: str, digest: str, old: str | None, ids: list[in
     """Compare-and-set the manifests' version of the list from `old` to `digest`; the ids this did."""
     stmt: Any
     if old is None:
-        insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(manifest_screens)
-        stmt = insert.values([{"manifest_id": m, "list_name": name, "digest": digest} for m in ids]) \
-            .on_conflict_do_nothing().returning(manifest_screens.c.manifest_id)
+        rows = [{"manifest_id": m, "list_name": name, "digest": digest} for m in ids]
+        return [int(m) for m in (await conn.execute(insert_ignoring_conflicts(conn, manifest_screens), rows)).scalars()]
     else:
         stmt = (update(manifest_screens).where(manifest_screens.c.list_name == name,
                                                manifest_screens.c.digest == old,
@@ -466,8 +462,3 @@ async def _run_for(conn: Any, name: str, digest: str, old: str | None) -> int:
         list_name=name, from_digest=old, to_digest=digest, to_version=str(version)[:64], trigger="catch_up",
         entries=0, removed=0, status="running", started_at=at, updated_at=at)
         .returning(rescreen_runs.c.id))).scalar_one())
-
-
-def output_rows_of(record_id: str) -> Any:
-    """The stored alert events of one re-screened manifest (for tests and operators)."""
-    return select(output_events).where(output_events.c.record_id == record_id).order_by(output_events.c.position)

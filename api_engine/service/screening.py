@@ -79,7 +79,7 @@ def screener_from_settings(settings: Settings) -> Screener:
     lists = ListScreener()
     sources: dict[str, tuple[str, tuple[int, int, int] | None]] = {}
     for path in settings.watchlists:
-        before = _file_stat(path)  # taken before reading: a change made during the load is seen next time
+        before = file_stat(path)  # taken before reading: a change made during the load is seen next time
         result = load(path)
         diff = lists.replace_list(result)
         sources[path] = (result.list_name, before)
@@ -89,7 +89,8 @@ def screener_from_settings(settings: Settings) -> Screener:
     return screener
 
 
-def _file_stat(path: str) -> tuple[int, int, int] | None:
+def file_stat(path: str) -> tuple[int, int, int] | None:
+    """(inode, size, mtime): what tells a list file was replaced or rewritten (LiveLists follows it)."""
     try:
         st = os.stat(path)
     except OSError:

@@ -435,7 +435,8 @@ iapi_answers = Table(
     Column("sender", String(35), nullable=False),
     Column("flight_key", String(120), nullable=False),
     Column("abo_key", String(64), nullable=False),
-    Column("traveller_id", Id, ForeignKey("travellers.id", ondelete="SET NULL")),
+    # deleted with the traveller by retention (the pseudonymous reference must not outlive him)
+    Column("traveller_id", Id, ForeignKey("travellers.id", ondelete="CASCADE")),
     Column("status", String(3), nullable=False),  # ERC: 0Z, 1Z, 2Z, 4Z
     Column("text", String(70), nullable=False),
     Column("answers", Integer, nullable=False),

@@ -50,6 +50,22 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def stored_utc(at: datetime | None) -> datetime | None:
+    """A time as stored: SQLite gives it back naive, PostgreSQL aware; both mean UTC."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the primary key, in the connection's dialect: the rows
+    another writer inserted first are left as they are, and the ids returned are the rows this one made."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    stmt = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    return stmt.returning(*table.primary_key.columns)
+
+
 @dataclass(frozen=True)
 class StoredOutput:
     """One output event as stored for a record: re-emitted unchanged on replay."""

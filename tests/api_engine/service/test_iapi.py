@@ -162,3 +162,20 @@ async def test_a_request_refused_as_a_whole_still_gets_a_cusres_that_clears_nobo
         assert batch_ack["cusres_base64"] is None  # a batch manifest gets its CONTRL only, as before
     finally:
         await p.close()
+
+
+async def test_an_iapi_answer_goes_when_retention_deletes_its_traveller(store_settings: Any) -> None:
+    from sqlalchemy import delete, func, select
+
+    from api_engine.service.processor import Processor
+    from api_engine.store.schema import iapi_answers, travellers
+
+    p = await Processor.open(store_settings)
+    try:
+        await p.process(REQUEST, key=b"XXAIRAPI")
+        async with p.store.transaction() as conn:
+            assert await conn.scalar(select(func.count()).select_from(iapi_answers)) == 2
+            await conn.execute(delete(travellers))  # what retention does when the travellers are due
+            assert await conn.scalar(select(func.count()).select_from(iapi_answers)) == 0
+    finally:
+        await p.close()

@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("state_at", Stamp, nullable=False),
         sa.Column("changed_by", sa.String(100)),
         sa.Column("changed_at", Stamp),
-        sa.ForeignKeyConstraint(["traveller_id"], ["travellers.id"], ondelete="SET NULL",
+        sa.ForeignKeyConstraint(["traveller_id"], ["travellers.id"], ondelete="CASCADE",
                                 name="fk_iapi_answers_traveller_id_travellers"),
         sa.PrimaryKeyConstraint("id", name="pk_iapi_answers"),
         sa.UniqueConstraint("sender", "flight_key", "abo_key", name="uq_iapi_answers_sender_flight_abo"),
