@@ -29,6 +29,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api_engine.store.schema import audit_head, audit_log
+from api_engine.store.threaded import ThreadedConnection
 
 if TYPE_CHECKING:
     from api_engine.store import Store
@@ -45,7 +46,7 @@ _FORBIDDEN_KEYS = frozenset({
     "address", "contact", "seat", "pnr", "record_locator", "ref_abo", "ref_avf", "traveller_json", "identity",
 })
 
-Executor = AsyncConnection | AsyncSession
+Executor = AsyncConnection | AsyncSession | ThreadedConnection
 
 
 class PersonalDataInAudit(ValueError):
@@ -146,7 +147,7 @@ class AuditTrail:
 
     async def append(self, *, actor: str, action: str, subject: str, purpose: str | None = None,
                      reason: str | None = None, details: dict[str, Any] | None = None,
-                     session: AsyncSession | AsyncConnection | None = None) -> AuditEntry:
+                     session: Executor | None = None) -> AuditEntry:
         """Append one entry; with `session` it commits or rolls back with the caller's transaction."""
         if not actor or not action:
             raise ValueError("an audit entry needs an actor and an action")

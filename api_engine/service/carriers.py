@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from api_engine.protection.audit import AuditTrail
-from api_engine.store import Store
+from api_engine.store import Connected, Store
 from api_engine.store.schema import carrier_tokens
 from api_engine.store.store import stored_utc
 
@@ -148,9 +148,12 @@ class CarrierTokens:
         if not token or len(token) > 200:
             return None
         digest = hash_token(token)
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(select(carrier_tokens.c.sender, carrier_tokens.c.revoked_at)
-                                      .where(carrier_tokens.c.token_hash == digest))).first()
+
+        async def look_up(conn: Connected) -> Any:
+            return (await conn.execute(select(carrier_tokens.c.sender, carrier_tokens.c.revoked_at)
+                                       .where(carrier_tokens.c.token_hash == digest))).first()
+
+        row = await self.store.read(look_up)  # every request: one hop to the store thread, not four
         if row is None or row.revoked_at is not None:
             return None
         return str(row.sender), token_id(digest)

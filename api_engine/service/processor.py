@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -39,7 +40,6 @@ from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.crypto import Keyring, check_keyring, keyring_from_settings, seal_dead_letter
 from api_engine.service.events import (
@@ -66,7 +66,7 @@ from api_engine.service.prepare import Prepared, Screened, complete_assembly, id
 from api_engine.service.screening import HitLike, Screener, screener_from_settings, screening_active
 from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
-from api_engine.store import AssemblyState, Store, StoredOutput
+from api_engine.store import AssemblyState, Connected, Store, StoredOutput
 from api_engine.store.schema import iapi_answers, manifest_screens, processed_records
 from parsers import Finding, Manifest, Severity, Traveller
 from parsers.assembly import CREW_ROLES, PASSENGER_ROLES, AssemblyKey, part_key
@@ -135,6 +135,9 @@ class Processor:
         self._turn = asyncio.Lock()
         self.keyring: Keyring = keyring_from_settings(settings)  # identifying data is encrypted at rest
         self.binding = binding  # None: carriers are not authenticated
+        # Single records (HTTP requests) that arrive while others are being processed: taken together next.
+        self._queued: list[tuple[bytes, bytes | None, str, str | None, asyncio.Future[list[OutputEvent]]]] = []
+        self._taking: asyncio.Task[None] | None = None
 
     def _refusal(self, identity: str | None, sender: str | None) -> Finding | None:
         return self.binding.refusal(identity, sender) if self.binding is not None else None
@@ -193,6 +196,13 @@ class Processor:
         return processor
 
     async def close(self) -> None:
+        if self._taking is not None and not self._taking.done():
+            self._taking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._taking
+        for *_, done in self._queued:
+            done.cancel()
+        self._queued.clear()
         await self.lists.close()
         await self.store.close()
 
@@ -218,9 +228,34 @@ class Processor:
                       identity: str | None = None) -> list[OutputEvent]:
         """Process one input record; returns its output events once they are durable in the store.
 
-        `identity`: who the transport authenticated as the sender (checked against the sender binding)."""
-        (events,) = await self.process_batch([(value, key)], source=source, identities=[identity])
-        return events
+        `identity`: who the transport authenticated as the sender (checked against the sender binding).
+
+        Records given while others are being processed are processed together next, as one batch (one
+        transaction): with many HTTP requests at once, a transaction per request made them queue for the
+        write lock, and the commits, not the work, set the pace."""
+        done: asyncio.Future[list[OutputEvent]] = asyncio.get_running_loop().create_future()
+        self._queued.append((value, key, source, identity, done))
+        if self._taking is None or self._taking.done():
+            self._taking = asyncio.create_task(self._take_queued())
+        return await done
+
+    async def _take_queued(self) -> None:
+        while self._queued:
+            source = self._queued[0][2]
+            batch = [q for q in self._queued if q[2] == source][:self.settings.max_batch]
+            taken = {id(q) for q in batch}
+            self._queued = [q for q in self._queued if id(q) not in taken]
+            try:
+                results = await self.process_batch([(v, k) for v, k, *_ in batch], source=source,
+                                                   identities=[who for _, _, _, who, _ in batch])
+            except Exception as exc:  # an outage: every caller of the batch gets it (and retries or answers 503)
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for (*_, done), events in zip(batch, results, strict=True):
+                if not done.done():  # a caller that went away (a carrier that hung up) is not waited for
+                    done.set_result(events)
 
     async def process_batch(self, records: Sequence[tuple[bytes, bytes | None]], *,
                             source: str = "kafka", origins: Sequence[Origin] | None = None,
@@ -254,8 +289,7 @@ class Processor:
         # started without any is never reported as screened.
         screened = screening_active(self.screener)
         results: list[list[StoredOutput] | None] = [None] * len(records)
-        async with self.store.engine.connect() as conn:
-            stored = await Store.stored_outputs_many(conn, rids)
+        stored = await self.store.read(partial(Store.stored_outputs_many, record_ids=rids))
         for i, rid in enumerate(rids):
             if rid in stored:
                 log.info("replay of record %s: %d stored output(s) re-emitted", rid[:12], len(stored[rid]))
@@ -325,7 +359,7 @@ class Processor:
     async def _commit(self, work: Sequence[tuple[str, Prepared, bytes, bytes | None, str | None]],
                       source: str, screened: bool) -> dict[str, list[StoredOutput]]:
         """The one transaction of a batch: re-check for replays, apply each record in order, store outputs."""
-        async with self._lock, self.store.transaction(exclusive=self._turn) as conn:
+        async def apply_all(conn: Connected) -> dict[str, list[StoredOutput]]:
             stored = await Store.stored_outputs_many(conn, [rid for rid, *_ in work])
             out: dict[str, list[StoredOutput]] = {}
             for rid, prep, value, key, who in work:
@@ -335,7 +369,10 @@ class Processor:
                     out[rid] = await self._apply(conn, rid, prep, value, key, source, screened, who)
             return out
 
-    async def _apply(self, conn: AsyncConnection, rid: str, prep: Prepared, value: bytes, key: bytes | None,
+        async with self._lock:
+            return await self.store.write(apply_all, exclusive=self._turn)
+
+    async def _apply(self, conn: Connected, rid: str, prep: Prepared, value: bytes, key: bytes | None,
                      source: str, screened: bool, identity: str | None = None) -> list[StoredOutput]:
         out = Outputs(rid, prep)
         ic = prep.interchange
@@ -446,7 +483,7 @@ class Processor:
                  ", ".join(m.flight.flight_key for m in manifest_events), len(alert_events))
         return out.items
 
-    async def _first_answer(self, conn: AsyncConnection, interchange_id: int) -> bytes | None:
+    async def _first_answer(self, conn: Connected, interchange_id: int) -> bytes | None:
         """The CUSRES the first copy of an interchange was answered with (None once retention deleted it)."""
         rid = await conn.scalar(select(processed_records.c.record_id).where(
             processed_records.c.interchange_id == interchange_id, processed_records.c.outcome == "processed")
@@ -460,7 +497,7 @@ class Processor:
                 return base64.b64decode(sealed)
         return None
 
-    async def _add_part(self, conn: AsyncConnection, part: Manifest, iid: int) -> Screened | None:
+    async def _add_part(self, conn: Connected, part: Manifest, iid: int) -> Screened | None:
         """Store one part of a multi-part list; returns the list when this part completes (or changes) it."""
         key = part_key(part)
         kh = _key_hash(key)
@@ -492,7 +529,7 @@ class Processor:
         await Store.save_assembly(conn, state, create=False)
         return screened if emit else None
 
-    async def _record_answers(self, conn: AsyncConnection, s: Screened,
+    async def _record_answers(self, conn: Connected, s: Screened,
                               statuses: dict[int | str, tuple[str, str]]) -> None:
         """Keep the iAPI answer per traveller reference (RFF+ABO), and what the carrier told since: a 745
         answers (a CP answers again: "changed"), a 266 CLOB marks the answered travellers on board and the
@@ -537,7 +574,7 @@ class Processor:
         if fresh:
             await conn.execute(insert(iapi_answers), fresh)
 
-    async def _store_manifest(self, conn: AsyncConnection, out: Outputs, rid: str, iid: int, s: Screened,
+    async def _store_manifest(self, conn: Connected, out: Outputs, rid: str, iid: int, s: Screened,
                               iref: InterchangeRef, screened: bool, flags: Sequence[Finding] = (), *,
                               interactive: bool = False) -> tuple[ManifestEvent, list[AlertEvent]]:
         m = s.manifest

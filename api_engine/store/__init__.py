@@ -7,7 +7,7 @@ queries. Nothing here knows EDIFACT; the processor maps the domain model onto ro
 
 from .migrate import alembic_config, current_revision, head_revision, upgrade
 from .schema import metadata
-from .store import AssemblyState, Store, StoredOutput
+from .store import AssemblyState, Connected, Store, StoredOutput
 
-__all__ = ["AssemblyState", "Store", "StoredOutput", "alembic_config", "current_revision", "head_revision",
+__all__ = ["AssemblyState", "Connected", "Store", "StoredOutput", "alembic_config", "current_revision", "head_revision",
            "metadata", "upgrade"]

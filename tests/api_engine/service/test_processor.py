@@ -387,13 +387,12 @@ async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_pat
     import asyncio
     import time
     from concurrent.futures import ThreadPoolExecutor
-    from contextlib import asynccontextmanager
 
     executor = ThreadPoolExecutor(max_workers=1)
     p = await Processor.open(Settings(data_dir=tmp_path, database_url=database_url), executor=executor)
     preparing: list[tuple[float, float]] = []
     writing: list[tuple[float, float]] = []
-    prepare_one, transaction = p._prepare, p.store.transaction
+    prepare_one, write = p._prepare, p.store.write
 
     def timed_prepare(value: bytes, rid: str) -> Any:
         started = time.monotonic()
@@ -402,17 +401,17 @@ async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_pat
         finally:
             preparing.append((started, time.monotonic()))
 
-    @asynccontextmanager
-    async def timed_transaction(*args: Any, **kwargs: Any) -> Any:
-        async with transaction(*args, **kwargs) as conn:
+    async def timed_write(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        async def timed(conn: Any) -> Any:
             started = time.monotonic()
             try:
-                yield conn
+                return await fn(conn)
             finally:
                 writing.append((started, time.monotonic()))
+        return await write(timed, *args, **kwargs)
 
     p._prepare = timed_prepare  # type: ignore[method-assign]
-    p.store.transaction = timed_transaction  # type: ignore[method-assign]
+    p.store.write = timed_write  # type: ignore[method-assign]
     try:
         lane_a = [(PAX, b"A1"), (with_ref(PAX, b"000000001", b"000000101"), b"A2"), (CREW, b"A3")]
         lane_b = [(with_ref(PAX, b"000000001", b"000000201"), b"B1"), (PART1, b"B2"), (PART2, b"B3")]
