@@ -38,7 +38,7 @@ MIG_REFERENCES = frozenset({"AVF", "ABO", "SEA", "AEA", "CR", "YZY", "ZZZ"})  # 
 MIG_DOCUMENT_TYPES = frozenset({"P", "V", "I", "IP", "AC", "A", "C", "F", "T", "M", "L"})  # [I]; M [U]
 MIG_GENDERS = frozenset({"M", "F", "U", "X"})  # [I]; X in newer profiles (ICAO 9303 "unspecified")
 
-_TABLES = ("required", "severity")  # merged key by key under `extends`; everything else is replaced
+_TABLES = ("required", "severity", "iapi")  # merged key by key under `extends`; everything else is replaced
 _NOT_INHERITED = ("name", "description", "extends")
 
 
@@ -53,6 +53,43 @@ class ProfileError(ValueError):
         if line is not None:
             where += f":{line}"
         super().__init__(f"{where}: {problem}")
+
+
+class IapiStatus(BaseModel):
+    """One answer of the interactive API: the ERC code and the FTX text a check-in agent reads."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str = Field(pattern=r"^[0-9A-Z]{1,3}$")
+    text: str = Field(min_length=1, max_length=70, pattern=r"^[0-9A-Z .,()/=+:?'-]+$")
+
+    def pair(self) -> tuple[str, str]:
+        return self.code, self.text
+
+
+class IapiPolicy(BaseModel):
+    """How a state answers iAPI requests: its status codes and texts (defaults: China NIA values as the
+    astra departure-control system implements them [I]), and what it answers when screening cannot
+    finish within `answer_budget_ms` of a request's arrival (carriers wait about 4 s, then resend)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ok: IapiStatus = IapiStatus(code="0Z", text="OK TO BOARD")
+    no_board: IapiStatus = IapiStatus(code="1Z", text="DO NOT BOARD")
+    # A hit awaits an officer's review (PNR Directive art. 6(5): a person reviews a hit before it has effect).
+    advisory: IapiStatus = IapiStatus(code="2Z", text="ADVISORY - CONTACT AUTHORITY")
+    insufficient: IapiStatus = IapiStatus(code="4Z", text="INSUFFICIENT DATA - RESEND")
+    rejected: IapiStatus = IapiStatus(code="1", text="REQUEST NOT PROCESSED - CORRECT AND RESEND")  # header level
+    fallback: IapiStatus = IapiStatus(code="2Z", text="NO ANSWER IN TIME - CONTACT AUTHORITY")
+    answer_budget_ms: int = Field(default=2000, ge=50, le=60_000)
+    fallback_may_board: bool = False
+
+    @model_validator(mode="after")
+    def _fallback_never_boards(self) -> IapiPolicy:
+        if self.fallback.code == self.ok.code and not self.fallback_may_board:
+            raise ValueError(f"fallback {self.fallback.code} is the OK status: travellers nobody screened would "
+                             "board; set fallback_may_board = true if that is the state's rule")
+        return self
 
 
 class Profile(BaseModel):
@@ -75,6 +112,7 @@ class Profile(BaseModel):
     max_travellers: int | None = Field(default=None, ge=1)
     # Interactive API (iAPI): the government answers every request with a CUSRES status per traveller.
     interactive: bool = False
+    iapi: IapiPolicy = IapiPolicy()
 
     document_codes: frozenset[str] = MIG_DOCUMENT_CODES
     document_identifiers: frozenset[str] = MIG_DOCUMENT_IDENTIFIERS

@@ -32,6 +32,7 @@ from api_engine.protection.crypto import reveal_traveller
 from api_engine.service.iapi_changes import request_change
 from api_engine.store.schema import allowlist, hit_decisions, hits, travellers
 from api_engine.store.store import now
+from parsers.profile import load_profile
 from watchlists import ScreeningQuery, prepare_traveller
 from watchlists.screener import traveller_fingerprint
 
@@ -213,7 +214,8 @@ async def decide(st: ConsoleState, hit_id: int, decision: str, comment: str, who
                                                         decided_by=who.name, role=who.role, decided_at=stamp))
         # A traveller answered over iAPI: the carrier is told the new answer (CUSRES 132, sent by the service).
         await request_change(conn, st.store, hit_id=hit_id, traveller_id=hit.traveller_id,
-                             new_hit_status=new_status, decided_by=who.name)
+                             new_hit_status=new_status, decided_by=who.name,
+                             policy=load_profile(st.settings.profile).iapi)
         # Same transaction: the decision and its audit entry commit together or not at all.
         await trail.append(actor=who.name, action="decision", subject=f"hit:{hit_id}", purpose="border control",
                            reason=comment, details={"decision": decision, "from": state.status, "to": new_status,

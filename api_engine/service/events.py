@@ -150,6 +150,18 @@ class IapiChangeEvent(_Event):
     cusres_base64: str
 
 
+class IapiFallbackEvent(_Event):
+    """An iAPI request not answered within the profile's time budget: the profile's fallback status (never the
+    OK status unless the profile says so) for every traveller of the request, at header level. The screened
+    answer follows as the request's `AckEvent`; a resend of the request is answered with that one."""
+
+    type: Literal["iapi_fallback"] = "iapi_fallback"
+    interchange: InterchangeRef
+    budget_ms: int = Field(description="the profile's answer budget that passed")
+    cusres: str = Field(description="CUSRES 962 with the fallback status, as text")
+    cusres_base64: str
+
+
 class HitFeature(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -234,6 +246,7 @@ EVENT_MODELS: dict[str, type[_Event]] = {
     "manifest": ManifestEvent,
     "dead_letter": DeadLetterEvent,
     "iapi_change": IapiChangeEvent,
+    "iapi_fallback": IapiFallbackEvent,
 }
 
 

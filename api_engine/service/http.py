@@ -38,14 +38,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 if TYPE_CHECKING:
     from api_engine.service.carriers import CarrierTokens
     from api_engine.service.processor import OutputEvent, Processor
-    from parsers import InterchangeHeader
 
 log = logging.getLogger("api_engine.service.http")
 
 IAPI_PATH = "/iapi/v1/paxlst"
 EDIFACT = "application/edifact"
 _ACCEPTED_TYPES = frozenset({EDIFACT, "text/plain"})
-_HEAD_BYTES = 4096  # read for the UNB (sender) before anything is processed
 RETRY_AFTER_S = 2
 
 IAPI_REQUESTS = Counter("api_engine_iapi_http_requests", "HTTPS iAPI requests answered, by status", ["status"])
@@ -68,16 +66,6 @@ def _unavailable(why: str) -> Response:
     return _answer(503, f"{why}; retry later\n", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
-def _unb(value: bytes) -> InterchangeHeader | None:
-    """The request's UNB, read from its first bytes only (the whole request is read once, by the processor)."""
-    from parsers import read_interchange
-
-    try:
-        return read_interchange(value[:_HEAD_BYTES]).header
-    except Exception:  # the reader promises values, not exceptions; the processor then dead-letters it
-        return None
-
-
 @dataclass
 class IapiEndpoint:
     """What `POST /iapi/v1/paxlst` needs from its worker.
@@ -94,6 +82,7 @@ class IapiEndpoint:
     max_bytes: int
     emit_timeout_s: float = 3.0
     _tokens: tuple[object, CarrierTokens] | None = field(default=None, init=False, repr=False)
+    _late: set[asyncio.Future[Any]] = field(default_factory=set, init=False, repr=False)  # past the budget
 
     def tokens(self, processor: Processor) -> CarrierTokens:
         from api_engine.service.carriers import CarrierTokens
@@ -131,6 +120,40 @@ class IapiEndpoint:
         refused = self._refusal(value, carrier, token_id)
         if refused is not None:
             return refused
+        work = asyncio.ensure_future(self._processed(processor, value, carrier, token_id, started))
+        policy = processor.profile.iapi
+        left = policy.answer_budget_ms / 1000 - (time.perf_counter() - started)
+        done, _ = await asyncio.wait({work}, timeout=max(0.0, left))
+        if work in done:
+            return work.result()
+        from api_engine.service.iapi import IAPI_FALLBACKS, fallback_event
+        from api_engine.service.prepare import record_id
+
+        fallback = fallback_event(value, record_id(value, carrier.encode(), "https"), policy,
+                                  interactive=processor.profile.interactive)
+        if fallback is None:  # not an iAPI request: acknowledged when done, like a Kafka record
+            return await work
+        # Over budget: the carrier gets the fallback now; the request is still processed and produced, and a
+        # resend of it is answered with the screened answer.
+        self._late.add(work)
+        work.add_done_callback(self._late_done)
+        IAPI_FALLBACKS.labels("https").inc()
+        log.warning("event=iapi_fallback transport=https sender=%s token=%s budget_ms=%d status=%s",
+                    carrier, token_id, policy.answer_budget_ms, policy.fallback.code)
+        self._late.add(emitted := asyncio.ensure_future(self._deliver([fallback])))
+        emitted.add_done_callback(self._late_done)
+        return _answer(200, base64.b64decode(json.loads(fallback.value)["cusres_base64"]), media_type=EDIFACT)
+
+    def _late_done(self, work: asyncio.Future[Any]) -> None:
+        self._late.discard(work)
+        if not work.cancelled() and work.exception() is not None:
+            log.error("event=iapi_late_answer_failed error=%s", type(work.exception()).__name__)
+
+    async def _processed(self, processor: Processor, value: bytes, carrier: str, token_id: str,
+                         started: float) -> Response:
+        """The request processed and its outputs produced: the answer, or 503 if either could not be done."""
+        from api_engine.service.pipeline import store_fault
+
         try:
             outputs = await processor.process(value, key=carrier.encode(), source="https",
                                               identity=self._identity(processor, carrier))
@@ -162,7 +185,9 @@ class IapiEndpoint:
         """403 with a negative CONTRL (0085 = 23, as the Kafka path refuses a sender that is not bound) when
         the UNB sender is not the token's carrier; nothing of the request is stored or produced then.
         A request without a readable UNB is left to the processor: it is malformed (400, CONTRL)."""
-        header = _unb(value)
+        from api_engine.service.iapi import read_unb
+
+        header = read_unb(value)
         if header is None or header.sender is None or header.sender == carrier:
             return None
         from api_engine.service.prepare import record_id

@@ -24,35 +24,36 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.audit import AuditTrail
-from api_engine.store import Store
+from api_engine.store import Connected, Store
 from api_engine.store.schema import hits, iapi_answers, iapi_changes, manifests, travellers
 from api_engine.store.store import now, stored_utc
+from parsers.profile import IapiPolicy
 
-__all__ = ["BOARD", "MAX_ATTEMPTS", "NO_BOARD", "RESEND_S", "ChangeSender", "acknowledge", "request_change"]
+__all__ = ["MAX_ATTEMPTS", "RESEND_S", "ChangeSender", "acknowledge", "request_change"]
 
 log = logging.getLogger("api_engine.service.iapi_changes")
 
-NO_BOARD = ("1Z", "DO NOT BOARD")
-BOARD = ("0Z", "OK TO BOARD")
 RESEND_S = 30.0
 MAX_ATTEMPTS = 5
 OPEN_OR_HELD = ("open", "escalated", "dismiss_pending", "confirmed")
 
 
 async def request_change(conn: AsyncConnection, store: Store, *, hit_id: int, traveller_id: int, new_hit_status: str,
-                         decided_by: str) -> int | None:
-    """After a decision (same transaction): the change of the traveller's iAPI answer it makes, if any."""
+                         decided_by: str, policy: IapiPolicy | None = None) -> int | None:
+    """After a decision (same transaction): the change of the traveller's iAPI answer it makes, if any, in the
+    profile's codes (`policy`, default the baseline's)."""
+    policy = policy or IapiPolicy()
     answer = (await conn.execute(select(iapi_answers).where(iapi_answers.c.traveller_id == traveller_id))).first()
     if answer is None or answer.state == "cancelled":
         return None
     if new_hit_status == "confirmed":
-        status, text = NO_BOARD
+        status, text = policy.no_board.pair()
     elif new_hit_status == "dismissed":
         others = await conn.scalar(select(hits.c.id).where(
             hits.c.traveller_id == traveller_id, hits.c.id != hit_id, hits.c.status.in_(OPEN_OR_HELD)).limit(1))
         if others is not None:
             return None  # another hit still holds the traveller: the answer stands
-        status, text = BOARD
+        status, text = policy.ok.pair()
     else:
         return None
     if answer.status == status:
@@ -72,7 +73,7 @@ async def request_change(conn: AsyncConnection, store: Store, *, hit_id: int, tr
     return int(change_id)
 
 
-async def acknowledge(conn: AsyncConnection, store: Store, references: list[str], sender: str | None) -> int:
+async def acknowledge(conn: Connected, store: Store, references: list[str], sender: str | None) -> int:
     """A carrier's CUSRES 312 quoting these references: the changes it acknowledges (of that carrier only)."""
     done = 0
     for reference in references:

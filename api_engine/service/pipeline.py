@@ -387,6 +387,8 @@ class Pipeline:
         self._lanes: dict[TopicPartition, _Lane] = {}
         self._trackers: dict[TopicPartition, _Tracker] = {}
         self._ack_tasks: set[asyncio.Task[None]] = set()
+        # Records fetched and not answered yet, in fetch order, with when they were fetched (iAPI time budget).
+        self._unanswered: dict[tuple[TopicPartition, int], tuple[ConsumerRecord[bytes, bytes], float]] = {}
         self._in_flight = 0
         self._progress = asyncio.Event()  # set whenever a record completes (frees a slot)
         self._stop = asyncio.Event()
@@ -495,11 +497,12 @@ class Pipeline:
             prober = asyncio.create_task(self._probe_loop())
             rescreener = asyncio.create_task(self._rescreen_loop())
             changes = asyncio.create_task(self._iapi_changes_loop())
+            budget = asyncio.create_task(self._budget_loop())
             try:
                 await self._fetch_loop()
             finally:
                 await self._drain(self.settings.shutdown_timeout_s * 0.8)
-                for task in (committer, prober, rescreener, changes):
+                for task in (committer, prober, rescreener, changes, budget):
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -542,6 +545,7 @@ class Pipeline:
                 for record in records:
                     tracker.add(record.offset)
                     lane.queue.append((record, now))
+                    self._unanswered[tp, record.offset] = (record, now)
                     self._in_flight += 1
                 if lane.task is None or lane.task.done():
                     lane.task = asyncio.create_task(self._run_lane(tp, lane))
@@ -572,6 +576,47 @@ class Pipeline:
                 log.warning("event=iapi_changes_turn_failed worker=%d error=%s", self.worker, type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), 1.0)
+
+    async def _budget_loop(self) -> None:
+        """iAPI requests fetched but not answered within the profile's budget get the fallback answer now.
+
+        A carrier waits about 4 s for an answer and then resends; when screening or the store is slow (or
+        a backlog formed), the profile's fallback status (never the OK status by default) reaches the
+        carrier in time. The screened answer follows as usual, and answers a resend."""
+        policy = getattr(getattr(self.processor, "profile", None), "iapi", None)
+        if policy is None:
+            return
+        from api_engine.service.iapi import IAPI_FALLBACKS, fallback_event
+        from api_engine.service.prepare import record_id
+
+        budget = policy.answer_budget_ms / 1000
+        interactive = bool(getattr(getattr(self.processor, "profile", None), "interactive", False))
+        while not self._stop.is_set():
+            now = time.monotonic()
+            due = []
+            for key, (_, fetched) in self._unanswered.items():  # in fetch order: the oldest first
+                if fetched + budget > now:
+                    break
+                due.append(key)
+            fallbacks = []
+            for key in due:
+                record, _ = self._unanswered.pop(key)
+                value = record.value or b""
+                event = fallback_event(value, record_id(value, record.key, "kafka"), policy, interactive=interactive)
+                if event is not None:
+                    fallbacks.append(event)
+            if fallbacks:
+                IAPI_FALLBACKS.labels("kafka").inc(len(fallbacks))
+                log.warning("event=iapi_fallback transport=kafka worker=%d requests=%d budget_ms=%d status=%s",
+                            self.worker, len(fallbacks), policy.answer_budget_ms, policy.fallback.code)
+                try:
+                    await self.emit_outputs(fallbacks)
+                except Exception as exc:  # the broker is down: the screened answer follows once it is back
+                    log.warning("event=iapi_fallback_not_sent worker=%d error=%s", self.worker, type(exc).__name__)
+            oldest = next(iter(self._unanswered.values()), None)
+            wait = min(0.25, max(0.01, oldest[1] + budget - time.monotonic())) if oldest else 0.25
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), wait)
 
     async def emit_outputs(self, outputs: Sequence[Any]) -> None:
         """Produce events made outside a record (re-screening) and wait for the broker's acknowledgement."""
@@ -634,6 +679,8 @@ class Pipeline:
                 if results is None:  # stopped while the store was down: replayed next time
                     self._gave_up = True
                     return
+                for record, _ in batch:
+                    self._unanswered.pop((tp, record.offset), None)
                 for (record, fetched), outputs in zip(batch, results, strict=True):
                     try:
                         futures: list[Awaitable[Any]] | None = await self._send(outputs)
@@ -765,6 +812,8 @@ class Pipeline:
             self._trackers.pop(tp, None)
             with contextlib.suppress(KeyError):
                 LAG.remove(str(tp.partition))
+        for key in [k for k in self._unanswered if k[0] in revoked]:  # the next owner answers them
+            del self._unanswered[key]
         self._progress.set()
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:

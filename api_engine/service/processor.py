@@ -394,7 +394,8 @@ class Processor:
             iid = await Store.add_interchange(conn, self._raw(prep, value), size=len(value), status="dead_letter",
                                               **common)
             # iAPI: the DCS waits for a CUSRES: a header-level refusal (ERP+1), never a traveller cleared
-            refused = whole_request_answer(ic, malformed) if ic is not None and prep.interactive else None
+            refused = (whole_request_answer(ic, malformed, self.profile.iapi)
+                       if ic is not None and prep.interactive else None)
             out.add("acks", ack_key, ack_event(out, iref, contrl, accepted=False, cusres=refused))
             out.add("dlq", key or ack_key, DeadLetterEvent(
                 event_id=out.next_id("dlq"), reason=reason or "malformed input",
@@ -464,7 +465,7 @@ class Processor:
             manifest_events.append(mev)
             alert_events.extend(alerts)
             if prep.interactive:
-                statuses = iapi_statuses(s, ic.findings)
+                statuses = iapi_statuses(s, ic.findings, self.profile.iapi)
                 cusres_for.append((s.manifest, statuses))
                 await self._record_answers(conn, s, statuses)
 
