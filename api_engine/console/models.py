@@ -153,6 +153,8 @@ class HitDetail(BaseModel):
     allowed: list[str] = Field(description="decisions the caller may take now")
     clearance: str | None = Field(default=None, description="the traveller's clearance for this entry: pending "
                                   "(not in force until a second person approves), approved or rejected")
+    iapi: IapiAnswer | None = Field(default=None, description="the traveller's iAPI answer and any change of it "
+                                    "(CUSRES 132) with the carrier's acknowledgement (CUSRES 312)")
 
 
 class HitSummary(BaseModel):

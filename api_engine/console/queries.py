@@ -330,6 +330,10 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
             chain.append(earlier)
         decisions = (await conn.execute(select(hit_decisions).where(hit_decisions.c.hit_id.in_(chain))
                                         .order_by(hit_decisions.c.id))).all()
+        iapi = await _iapi_of(conn, t.id)
+        if iapi is not None:
+            m = (await conn.execute(select(manifests.c.header_json, manifests.c.flight_key)
+                                    .where(manifests.c.id == t.manifest_id))).one()
     alert = _alert_row(r, keyring)
     entry = await catalog.find(r.list, r.entry_id)  # a changed list file may hold it: waits a moment for it
     return HitDetail(
@@ -338,7 +342,18 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
         entry=_entry_view(entry) if entry is not None else None,
         decisions=[DecisionRow(decision=d.decision, comment=d.comment, decided_by=d.decided_by, role=d.role,
                                decided_at=timepoint(d.decided_at, alert.arrival.airport)) for d in decisions],
-        allowed=allowed_decisions(r.status, role))
+        allowed=allowed_decisions(r.status, role),
+        iapi=_iapi_answer(*iapi, m.header_json, m.flight_key) if iapi is not None else None)
+
+
+async def _iapi_of(conn: AsyncConnection, traveller_id: int) -> tuple[Any, Any] | None:
+    """The traveller's iAPI answer and the latest government change of it (None: not answered over iAPI)."""
+    answer = (await conn.execute(select(iapi_answers).where(iapi_answers.c.traveller_id == traveller_id))).first()
+    if answer is None:
+        return None
+    change = (await conn.execute(select(iapi_changes).where(iapi_changes.c.answer_id == answer.id)
+                                 .order_by(iapi_changes.c.id.desc()).limit(1))).first()
+    return answer, change
 
 
 async def traveller_detail(store: Store, keyring: Keyring, ref: str) -> TravellerDetail | None:
@@ -351,12 +366,10 @@ async def traveller_detail(store: Store, keyring: Keyring, ref: str) -> Travelle
         findings = await _findings(conn, keyring, [m])
         hit_rows = (await conn.execute(_alert_select().where(hits.c.traveller_id == t.id)
                                        .order_by(hits.c.id))).all()
-        answer = (await conn.execute(select(iapi_answers).where(iapi_answers.c.traveller_id == t.id))).first()
-        change = (await conn.execute(select(iapi_changes).where(iapi_changes.c.answer_id == answer.id)
-                                     .order_by(iapi_changes.c.id.desc()).limit(1))).first() if answer else None
+        iapi = await _iapi_of(conn, t.id)
     return TravellerDetail(traveller=_traveller(t, keyring, len(hit_rows), True),
                            flight=_flight_row(m, counts, findings), hits=[_alert_row(h, keyring) for h in hit_rows],
-                           iapi=_iapi_answer(answer, change, m.header_json, m.flight_key) if answer else None)
+                           iapi=_iapi_answer(*iapi, m.header_json, m.flight_key) if iapi is not None else None)
 
 
 IAPI_STATES = {"answered": "answered", "changed": "answered again after changed data (CP)",

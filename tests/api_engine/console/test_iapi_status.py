@@ -99,6 +99,8 @@ def test_a_decision_changes_the_answer_with_a_cusres_132_until_the_carrier_ackno
     assert r.status_code == 200 and r.json()["status"] == "confirmed", r.text
     page = client.get(f"/travellers/{planted_ref}").text
     assert "1Z" in page and "waiting to be sent" in page and "officer" in page
+    hit_page = client.get(f"/hits/{hit_id}").text  # where the officer decided: what the carrier is told
+    assert 'id="hit-iapi"' in hit_page and "waiting to be sent" in hit_page and "1Z" in hit_page
 
     sent: list[bytes] = []
 
@@ -134,4 +136,5 @@ def test_a_decision_changes_the_answer_with_a_cusres_132_until_the_carrier_ackno
 
     assert console_env.run(acknowledged)
     assert "acknowledged by the carrier" in client.get(f"/travellers/{planted_ref}").text
+    assert "acknowledged by the carrier (CUSRES 312)" in client.get(f"/hits/{hit_id}").text
     assert console_env.run(lambda store: send(store, later + timedelta(seconds=60))) == 0  # acknowledged: done
