@@ -1,7 +1,8 @@
 """The shipped suite stays true to the code: every case, under every profile it names, evaluates offline
 exactly as its case.toml says; the suite covers what issue 6 promises; a released suite never changes.
 
-Strategy: the expectations were recorded by conformance/build_suite.py from declared intent; here
+Strategy: the expectations are derived by conformance/build_suite.py from each case's declarations,
+the rule catalogue's CONTRL codes and the generated material (never from the evaluator); here
 they are re-evaluated with the current parsers, so a change of behaviour shows up as a named case
 and field, not as a silent drift of the certification suite. The released `baseline-1` is pinned by
 a digest of its files; `baseline-2`, the suite built now, differs from it only where the duplicate
