@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api_engine.protection.crypto import Keyring, check_keyring, keyring_from_settings, seal_dead_letter
@@ -79,6 +79,14 @@ __all__ = ["OutputEvent", "Processor"]
 log = logging.getLogger("api_engine.service.processor")
 
 _T = TypeVar("_T")
+
+
+# Statements of the per-record path built once (building and keying one per call cost more than running it).
+_ANSWERED_BEFORE = select(iapi_answers.c.abo_key, iapi_answers.c.id).where(
+    iapi_answers.c.sender == bindparam("sender"), iapi_answers.c.flight_key == bindparam("flight_key"),
+    iapi_answers.c.abo_key.in_(bindparam("keys", expanding=True)))
+_ADD_ANSWERS = insert(iapi_answers)
+_ADD_SCREENS = insert(manifest_screens)
 
 
 def _key_hash(key: AssemblyKey) -> str:
@@ -560,8 +568,8 @@ class Processor:
             return
         # One look-up and one insert for a first request (the usual case: a record costs a few milliseconds);
         # an update per traveller answered before (a CP, a resend with other bytes).
-        before = dict((await conn.execute(select(iapi_answers.c.abo_key, iapi_answers.c.id).where(
-            *same_flight, iapi_answers.c.abo_key.in_(list(answered))))).all())
+        before = dict((await conn.execute(_ANSWERED_BEFORE, {"sender": sender, "flight_key": flight,
+                                                             "keys": list(answered)})).all())
         fresh = []
         for key, (i, (status, text)) in answered.items():
             values = {"traveller_id": ids.get(i), "status": status, "text": text[:70], "answered_at": at,
@@ -573,7 +581,7 @@ class Processor:
                 fresh.append({"sender": sender, "flight_key": flight, "abo_key": key, "answers": 1,
                               "state": "answered", **values})
         if fresh:
-            await conn.execute(insert(iapi_answers), fresh)
+            await conn.execute(_ADD_ANSWERS, fresh)
 
     async def _store_manifest(self, conn: Connected, out: Outputs, rid: str, iid: int, s: Screened,
                               iref: InterchangeRef, screened: bool, flags: Sequence[Finding] = (), *,
@@ -626,7 +634,7 @@ class Processor:
                                  json.dumps([e.model_dump() for e in alert.explanation]), "hits.explanation")})
         await Store.add_hits(conn, hit_rows)
         if s.complete and s.screened_with:
-            await conn.execute(insert(manifest_screens), [
+            await conn.execute(_ADD_SCREENS, [
                 {"manifest_id": manifest_id, "list_name": name, "digest": digest}
                 for name, digest in s.screened_with.items()])
         if version > 1:  # this sender's earlier versions: their open hits follow the traveller, or stay open

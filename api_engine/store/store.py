@@ -150,6 +150,14 @@ _CURRENT_MANIFEST = {  # by whether the document code and sender are known (`= N
            manifests.c.lane == bindparam("lane"), manifests.c.replaced_by.is_(None))
     .order_by(manifests.c.version.desc()).limit(1)
     for known in (True, False) for sender in (True, False)}
+_OTHER_SENDERS = {  # by whether the document code and sender are known, as _CURRENT_MANIFEST
+    (known, sender): select(manifests.c.sender).distinct()
+    .where(manifests.c.flight_key == bindparam("flight_key"), manifests.c.lane == bindparam("lane"),
+           manifests.c.document_code == bindparam("document_code") if known else manifests.c.document_code.is_(None),
+           manifests.c.replaced_by.is_(None),
+           manifests.c.sender.is_distinct_from(bindparam("sender")) if sender else manifests.c.sender.is_not(None))
+    .order_by(manifests.c.sender)
+    for known in (True, False) for sender in (True, False)}
 _ADD_MANIFEST = insert(manifests).returning(manifests.c.id)
 _REPLACE_MANIFEST = update(manifests).where(manifests.c.id == bindparam("prev_id")).values(
     replaced_by=bindparam("new_id"))
@@ -457,11 +465,12 @@ class Store:
     async def other_senders(conn: Connected, *, flight_key: str, document_code: str | None, lane: str,
                             sender: str | None) -> list[str]:
         """Senders other than `sender` with a current list for the same flight, document and lane."""
-        same = Store._same_flight(flight_key, document_code, lane, sender)[:3]
-        rows = await conn.execute(select(manifests.c.sender).distinct()
-                                  .where(*same, manifests.c.replaced_by.is_(None),
-                                         manifests.c.sender.is_distinct_from(sender))
-                                  .order_by(manifests.c.sender))
+        params = {"flight_key": flight_key, "lane": lane}
+        if document_code is not None:
+            params["document_code"] = document_code
+        if sender is not None:
+            params["sender"] = sender
+        rows = await conn.execute(_OTHER_SENDERS[document_code is not None, sender is not None], params)
         return [r[0] or "?" for r in rows]
 
     # ---- reading back (tests, console, retention) -----------------------------------------------

@@ -49,6 +49,15 @@ class ThreadedConnection:
         return fn(self.sync_connection, *args, **kwargs)
 
 
+def _large_cache(dbapi_connection: Any, _record: Any) -> None:
+    """64 MiB of page cache for the per-record connections (SQLite's default is 2 MiB): the indexes on
+    record ids and content hashes take keys in random order, so once the file outgrew the cache nearly
+    every insert read index pages back, and a record's cost grew with the store."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
 class StoreThread:
     """A write thread and a read thread, each with its own event loop, and a synchronous engine on the same
     SQLite file (WAL: readers never wait for the writer)."""
@@ -56,6 +65,7 @@ class StoreThread:
     def __init__(self, database: str, on_connect: Callable[[Any, Any], None]) -> None:
         self.engine: Engine = create_engine(f"sqlite:///{database}", connect_args={"check_same_thread": False})
         event.listen(self.engine, "connect", on_connect)
+        event.listen(self.engine, "connect", _large_cache)
         self._local = threading.local()
         # Writes take turns on one thread; reads have their own, so a write waiting for another process's
         # lock never holds up a look-up (a carrier's token, a replay check).
