@@ -547,8 +547,8 @@ class Processor:
         sender, flight = m.header.sender or "", m.flight_key[:120]
         at = datetime.now(UTC)
         keys = {i: self.keyring.pseudonym(t.abo, "iapi-abo", 43) for i, t in enumerate(m.travellers) if t.abo}
-        same_flight = (iapi_answers.c.sender == sender, iapi_answers.c.flight_key == flight)
         if m.document_code == "266":
+            same_flight = (iapi_answers.c.sender == sender, iapi_answers.c.flight_key == flight)
             listed = [k for k in keys.values() if k]
             if m.document_id == "XF":
                 await conn.execute(update(iapi_answers).where(*same_flight).values(state="cancelled", state_at=at))

@@ -78,11 +78,27 @@ class StoreThread:
             loop = self._local.loop = asyncio.new_event_loop()
         return loop
 
+    def _connection(self) -> Connection:
+        """This thread's connection, kept between transactions (a pool check-out and its reset cost more
+        than a small record's statements)."""
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._local.conn = self.engine.connect()
+        return conn
+
     def _run(self, fn: Callable[[ThreadedConnection], Awaitable[_T]], write: bool) -> _T:
-        async def call(conn: Connection) -> _T:
-            return await fn(ThreadedConnection(conn))
-        with self.engine.begin() if write else self.engine.connect() as conn:
-            return self._loop().run_until_complete(call(conn))
+        conn = self._connection()
+        try:
+            if write:
+                with conn.begin():
+                    return self._loop().run_until_complete(fn(ThreadedConnection(conn)))
+            try:
+                return self._loop().run_until_complete(fn(ThreadedConnection(conn)))
+            finally:
+                conn.rollback()  # a read must not keep its snapshot open: it would hold the WAL back
+        except BaseException:
+            conn.close()  # whatever state it was left in, the next transaction starts on a fresh one
+            raise
 
     async def run(self, fn: Callable[[ThreadedConnection], Awaitable[_T]], *, write: bool) -> _T:
         """`fn` on the store thread, in one transaction if `write` (committed when it returns, rolled
@@ -102,6 +118,9 @@ class StoreThread:
         self.engine.dispose()
 
     def _close_loop(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
         loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
         if loop is not None:
             loop.close()
