@@ -13,14 +13,15 @@ import argparse
 import csv
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from parsers import assemble, read_interchange
 from watchlists import LoadError, Screener, ScreeningQuery, load
-from watchlists.adapters import query_from_traveller, rule_attributes, traveller_id
+from watchlists.adapters import query_from_traveller, rule_attributes, rule_context, traveller_id
+from watchlists.dates import parse_date
 from watchlists.loaders import load_travellers
 from watchlists.rules import RuleError, RuleSet, parse_rules
 
@@ -55,15 +56,32 @@ def travellers_from_edi(paths: Sequence[Path]) -> list[tuple[ScreeningQuery, dic
     out: list[tuple[ScreeningQuery, dict[str, Any]]] = []
     for assembly in assemble(parts):
         m = assembly.manifest
-        sizes = Counter(t.avf for t in m.travellers if t.avf)
+        ctx = rule_context(m)
         for i, t in enumerate(m.travellers):
-            out.append((query_from_traveller(t, traveller_id(m, i)), rule_attributes(m, t, party_sizes=sizes)))
+            out.append((query_from_traveller(t, traveller_id(m, i)), rule_attributes(m, t, context=ctx)))
     return out
 
 
-def jsonl_rule_attributes(query: ScreeningQuery) -> dict[str, Any]:
-    """The attributes a JSONL traveller offers to rules; flight and booking come with manifests."""
-    return {"traveller.nationality": query.nationality, "traveller.gender": query.gender,
+_GENDERS = frozenset("MFXU")
+
+
+def jsonl_rule_attributes(query: ScreeningQuery, *, today: date | None = None) -> dict[str, Any]:
+    """The attributes a JSONL traveller offers to rules (`FILLED_BY["jsonl"]`); flights come with manifests.
+
+    A JSONL line has no travel date, so the age is taken on `today` (the screening day), and only
+    from a full date of birth. Values are kept as written (e.g. "GB" or "GBR"): rules compare them so.
+    """
+    dob = parse_date(query.date_of_birth)
+    age = None
+    if dob is not None and dob.month is not None and dob.day is not None and dob.year_to is None:
+        try:
+            age = round(((today or date.today()) - date(dob.year, dob.month, dob.day)).days / 365.25, 1)
+        except ValueError:  # 31 February and the like: no age rather than a wrong one
+            age = None
+    gender = (query.gender or "").strip().upper()[:1]
+    return {"traveller.nationality": query.nationality,
+            "traveller.gender": gender if gender in _GENDERS else None,
+            "traveller.age": age,
             "document.issuing_country": query.document_country}
 
 
@@ -83,11 +101,12 @@ def _load_screener(paths: Sequence[Path]) -> tuple[Screener, list[str]]:
     return screener, notes
 
 
-def _load_rules(path: Path | None) -> RuleSet | None:
+def _load_rules(path: Path | None, source: str) -> RuleSet | None:
+    """Rules checked against what `source` (paxlst or jsonl) fills: a rule that could never fire is refused."""
     if path is None:
         return None
     try:
-        return parse_rules(path.read_text(encoding="utf-8"))
+        return parse_rules(path.read_text(encoding="utf-8"), inputs=(source,))
     except OSError as exc:
         raise UsageError(f"{path}: {exc}") from None
     except RuleError as exc:
@@ -108,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     if bool(args.travellers) == bool(args.manifests):
         raise UsageError("give either --travellers FILE.jsonl or MANIFEST.edi files")
     screener, notes = _load_screener(args.watchlist)
-    rules = _load_rules(args.rules)
+    rules = _load_rules(args.rules, "jsonl" if args.travellers else "paxlst")
     if args.travellers:
         try:
             travellers, rejected = load_travellers(args.travellers)
