@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None  # default: SQLite file under data_dir
     watchlists: Annotated[list[str], NoDecode] = Field(default_factory=list)  # comma-separated in env
+    # Targeting rule files (watchlists.rules), active by configuration beside the rule sets approved in the
+    # store (api_engine.service.rules); comma-separated in env, like the watchlists.
+    rules: Annotated[list[str], NoDecode] = Field(default_factory=list)
     profile: str = "baseline"
 
     # Sender binding (api_engine.service.senders.SenderBinding, docs/carrier-identity.md): a TOML file
@@ -107,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError("HTTPS needs both API_ENGINE_HTTP_TLS_CERTFILE and API_ENGINE_HTTP_TLS_KEYFILE")
         return self
 
-    @field_validator("watchlists", "data_keys_old", mode="before")
+    @field_validator("watchlists", "rules", "data_keys_old", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -10,6 +10,9 @@ every other flight planted from an invented watchlist so alerts flow. Figures:
   broker started here) is started, and once every worker holds its partitions (the ~5 s Tansu group
   join is excluded) all flights are produced at once and drained; sustained rate = travellers of
   the manifest events after the first one / time from the first to the last;
+- throughput with `--rules` (default 50) targeting rules active (API_ENGINE_RULES), per worker count, beside the
+  run without rules: a realistic mix of route, nationality-with-route, document age and age rules drawn from
+  the flights' own routes (some fire), and the ratio of the two rates;
 - latency, with the largest worker count, at `--load` (default 0.5) of the rate it sustained:
   messages are produced at a steady pace, and produce→alert (and produce→manifest) are taken at
   the moment this process reads the event; p50 and p99.
@@ -120,14 +123,51 @@ async def fresh_database() -> str | None:
         hide_password=False)
 
 
-async def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path) -> Settings:
+def build_rules(messages: list[Message], n: int, directory: Path) -> Path:
+    """`n` targeting rules as a targeting unit writes them: mostly tied to routes and airports (taken from the
+    flights, so some fire), with a few that look at every traveller (document age, minors travelling alone)."""
+    rng = random.Random(n)
+    routes = [m.flight_key.rsplit("/", 1)[-1] for m in messages]
+    nationalities = ("USA", "CHN", "GBR", "ESP", "RUS", "GRC", "IND", "ITA", "JPN", "NLD", "KOR", "VNM", "TUR")
+    lines = []
+    for i in range(n):
+        route = rng.choice(routes)
+        dep, arr = route.split("-")
+        kind = i % 5
+        if kind == 0:
+            lines.append(f'rule "route-{i}" when flight.route = "{route}" and traveller.age < 30 '
+                         f'then flag severity medium score 0.6')
+        elif kind == 1:
+            nats = ", ".join(f'"{x}"' for x in rng.sample(nationalities, 2))
+            lines.append(f'rule "nationality-route-{i}" when traveller.nationality in [{nats}] '
+                         f'and flight.arrival_airport = "{arr}" then flag severity high score 0.9')
+        elif kind == 2:
+            lines.append(f'rule "new-document-route-{i}" when document.issued_days < {rng.randint(10, 60)} '
+                         f'and flight.departure_airport = "{dep}" then flag severity medium score 0.7')
+        elif kind == 3:
+            lines.append(f'rule "young-adult-{i}" when traveller.age between 18 and {rng.randint(20, 25)} '
+                         f'and traveller.gender = "M" and flight.route = "{route}" then flag severity low score 0.4')
+        elif i % 10 == 4:
+            lines.append(f'rule "new-document-{i}" when document.issued_days < {rng.randint(3, 10)} '
+                         f'and document.type = "P" and traveller.nationality = "{rng.choice(nationalities)}" '
+                         f'then flag severity low score 0.3')
+        else:
+            lines.append(f'rule "minor-alone-{i}" when traveller.age < {rng.randint(12, 16)} '
+                         f'and traveller.travelling_alone = true and flight.arrival_airport = "{arr}" '
+                         'then flag severity high score 0.8')
+    path = directory / "bench.rules"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def fresh_settings(bootstrap: str, data_dir: Path, watchlist: Path, rules: Path | None = None) -> Settings:
     tag = uuid.uuid4().hex[:8]
     topics = Topics(inbound=f"b{tag}.in", acks=f"b{tag}.acks", alerts=f"b{tag}.alerts",
                     manifests=f"b{tag}.manifests", dlq=f"b{tag}.dlq")
     data_dir.mkdir(parents=True, exist_ok=True)
     return Settings(kafka_bootstrap_servers=bootstrap, kafka_group_id=f"bench-{tag}", topics=topics,
                     data_dir=data_dir, watchlists=[str(watchlist)], kafka_partitions=6, http_port=0,
-                    database_url=await fresh_database())
+                    database_url=await fresh_database(), rules=[str(rules)] if rules else [])
 
 
 async def baseline(messages: list[Message], settings: Settings) -> float:
@@ -150,7 +190,7 @@ def start_service(settings: Settings, workers: int, log: Path) -> subprocess.Pop
            "API_ENGINE_TOPICS__ALERTS": t.alerts, "API_ENGINE_TOPICS__MANIFESTS": t.manifests,
            "API_ENGINE_TOPICS__DLQ": t.dlq, "API_ENGINE_DATA_DIR": str(settings.data_dir),
            "API_ENGINE_DATABASE_URL": settings.effective_database_url,
-           "API_ENGINE_WATCHLISTS": ",".join(settings.watchlists)}
+           "API_ENGINE_WATCHLISTS": ",".join(settings.watchlists), "API_ENGINE_RULES": ",".join(settings.rules)}
     cmd = [sys.executable, "-m", "api_engine.cli", "serve", "--workers", str(workers), "--bootstrap-servers",
            settings.kafka_bootstrap_servers or "", "--group-id", settings.kafka_group_id, "--http-port", "0"]
     with log.open("ab") as fh:
@@ -262,12 +302,15 @@ def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-async def throughput(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path) -> float:
-    settings = await fresh_settings(bootstrap, work / f"store-w{workers}", watchlist)
+async def throughput(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path,
+                     rules: Path | None = None) -> tuple[float, int]:
+    """Sustained travellers/s, and the alerts raised meanwhile."""
+    tag = f"w{workers}" + ("-rules" if rules else "")
+    settings = await fresh_settings(bootstrap, work / f"store-{tag}", watchlist, rules)
     await ensure_topics(settings, bootstrap)
     follower = Follower(settings)
     await follower.start()
-    log = work / f"service-w{workers}.log"
+    log = work / f"service-{tag}.log"
     service = start_service(settings, workers, log)
     try:
         # Every worker holds its share of the partitions before the backlog arrives: a member joining
@@ -275,12 +318,13 @@ async def throughput(bootstrap: str, messages: list[Message], workers: int, watc
         await wait_group_settled(log, workers, settings.kafka_partitions, timeout_s=90)
         await produce(settings, messages)
         await follower.wait_manifests(len(messages), timeout_s=600)
+        await asyncio.sleep(0.5)  # the alerts of the last flights
     finally:
         stop_service(service)
         await follower.stop()
     arrivals = sorted(follower.manifests)
     span = arrivals[-1][0] - arrivals[0][0]
-    return sum(t for _, _, t in arrivals[1:]) / span if span > 0 else float("nan")
+    return (sum(t for _, _, t in arrivals[1:]) / span if span > 0 else float("nan")), len(follower.alerts)
 
 
 async def latency(bootstrap: str, messages: list[Message], workers: int, watchlist: Path, work: Path,
@@ -319,6 +363,8 @@ async def main() -> int:
     ap.add_argument("--load", type=float, default=0.5, help="latency run: fraction of the measured rate")
     ap.add_argument("--latency-seconds", type=float, default=20.0)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--rules", type=int, default=50, help="targeting rules of the run beside each throughput run "
+                                                          "(0: no such run)")
     ap.add_argument("--latency-only", type=float, metavar="TRAVELLERS_PER_S",
                     help="skip the throughput runs; measure latency at this offered rate with the largest worker count")
     ap.add_argument("--postgres", metavar="URL",
@@ -343,12 +389,21 @@ async def main() -> int:
         print(f"{'baseline: Processor.process_batch in process, no Kafka':58} {base:9.0f} travellers/s   1.00")
         # Each phase on a broker of its own: Tansu keeps every record in memory, and what earlier
         # phases left there must not slow the phase being measured.
+        rules = build_rules(messages, args.rules, work) if args.rules else None
         rates: dict[int, float] = {}
+        ruled: dict[int, float] = {}
         for w in worker_counts if args.latency_only is None else []:
             async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
-                rates[w] = await throughput(broker.bootstrap_servers, messages, w, watchlist, work)
+                rates[w], alerts = await throughput(broker.bootstrap_servers, messages, w, watchlist, work)
             print(f"{f'service over Kafka, {w} worker(s), sustained':58} {rates[w]:9.0f} travellers/s"
-                  f"   {rates[w] / base:.2f}")
+                  f"   {rates[w] / base:.2f}   ({alerts} alerts, 0 rules)")
+            if rules is None:
+                continue
+            async with EmbeddedBroker(Settings(kafka_bootstrap_servers=None), create_topics=False) as broker:
+                ruled[w], alerts = await throughput(broker.bootstrap_servers, messages, w, watchlist, work, rules)
+            print(f"{f'  the same with {args.rules} targeting rules active':58} {ruled[w]:9.0f} travellers/s"
+                  f"   {ruled[w] / base:.2f}   ({alerts} alerts; {ruled[w] / rates[w]:.2f} of the rate "
+                  "without rules)")
         top = max(worker_counts)
         target = rates[top] * args.load if args.latency_only is None else args.latency_only
         more, _ = build_data(max(args.flights, int(target * args.latency_seconds / 150) + 10), args.seed + 1,
@@ -366,6 +421,9 @@ async def main() -> int:
               f"({len(to_manifest)} manifests)")
         goal = rates.get(2, 0.0)
         print(f"goal ≥ 10,000 travellers/s with 2 workers: {'met' if goal >= 10_000 else 'NOT met'} ({goal:.0f})")
+        if 2 in ruled:
+            print(f"goal ≥ 10,000 travellers/s with 2 workers and {args.rules} rules: "
+                  f"{'met' if ruled[2] >= 10_000 else 'NOT met'} ({ruled[2]:.0f})")
         p99 = pct(to_alert, 99)
         print(f"goal p99 produce→alert < 500 ms at half load: {'met' if p99 < 500 else 'NOT met'} ({p99:.0f} ms)")
     await drop_databases()

@@ -24,6 +24,7 @@ _SUBCOMMANDS = (
     "api_engine.cli.users",
     "api_engine.cli.lists",
     "api_engine.cli.carriers",
+    "api_engine.cli.rules",
 )
 
 

@@ -172,16 +172,21 @@ class HitFeature(BaseModel):
 
 
 class WatchlistRef(BaseModel):
+    """What raised the alert: a watchlist entry, or a targeting rule (`list` "rules:<rule set>", `category` "rule")."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    list: str
-    entry_id: str
-    category: str | None = None
+    list: str = Field(description="the watchlist's name; for a targeting rule, rules:<rule set name>")
+    entry_id: str = Field(description="the list entry's id; for a targeting rule, the rule's name")
+    category: str | None = Field(default=None, description="the entry's category (individual, document, ...); "
+                                                           "rule for a targeting rule")
     matched_name: str | None = Field(default=None, description="the list entry's name that matched")
 
 
 class AlertEvent(_Event):
-    """One hit: a traveller matched a watchlist entry; an officer must review it before any action."""
+    """One hit: a traveller matched a watchlist entry or was flagged by a targeting rule; an officer must review
+    it before any action. A rule's alert explains each comparison with the traveller's value (`explanation`), and
+    `explanation_text` names the rule, its declared severity and score, and the rule set's version."""
 
     type: Literal["alert"] = "alert"
     flight: FlightRef

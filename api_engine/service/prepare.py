@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api_engine.service.screening import HitLike, Screener
 from parsers import Finding, Interchange, InterchangeHeader, Manifest, Severity, Traveller, read_interchange
@@ -22,6 +22,9 @@ from parsers.assembly import AssemblyKey, assemble, part_key
 from parsers.contrl import write_contrl
 from parsers.profile import Profile
 from parsers.validate import apply_profile
+
+if TYPE_CHECKING:
+    from api_engine.service.rules import ActiveRules
 
 __all__ = ["Prepared", "Screened", "complete_assembly", "identity", "prepare", "record_id", "screen_manifest"]
 
@@ -92,9 +95,12 @@ def identity(t: Traveller) -> dict[str, Any]:
 
 
 def screen_manifest(key: AssemblyKey, manifest: Manifest, complete: bool, findings: list[Finding],
-                    screener: Screener) -> Screened:
-    """Screen (complete lists only) and serialise one manifest; its digest tells a changed list from a resend."""
-    hits = list(screener.screen(manifest)) if complete else []
+                    screener: Screener, rules: ActiveRules | None = None) -> Screened:
+    """Screen and apply the targeting rules (complete lists only), and serialise one manifest; its digest tells
+    a changed list from a resend. Rule hits follow the watchlist hits, so the watchlist alerts keep their ids."""
+    hits: list[HitLike] = list(screener.screen(manifest)) if complete else []
+    if complete and rules is not None:
+        hits.extend(rules.evaluate(manifest))
     header_json = manifest.model_copy(update={"travellers": []}).model_dump_json()
     traveller_json = [t.model_dump_json() for t in manifest.travellers]
     h = hashlib.sha256(header_json.encode())
@@ -139,7 +145,8 @@ def _too_large(value: bytes, limit: int, content_hash: str, control_ref: str, to
 
 
 def prepare(value: bytes, profile: Profile, screener: Screener, *, control_ref: str,
-            today: date | None = None, max_record_bytes: int | None = None) -> Prepared:
+            today: date | None = None, max_record_bytes: int | None = None,
+            rules: ActiveRules | None = None) -> Prepared:
     """Read, validate, classify, write the CONTRL, and assemble + screen + minimise single-part lists.
 
     Pure and CPU-bound; never raises on bad input (an unexpected reader error becomes a dead letter).
@@ -173,13 +180,13 @@ def prepare(value: bytes, profile: Profile, screener: Screener, *, control_ref: 
         if _is_part(m):
             out.parts.append(m)
         else:
-            out.singles.append(screen_manifest(part_key(m), m, m.complete, [], screener))
+            out.singles.append(screen_manifest(part_key(m), m, m.complete, [], screener, rules))
     return out
 
 
-def complete_assembly(parts: Sequence[Manifest], screener: Screener) -> Screened:
+def complete_assembly(parts: Sequence[Manifest], screener: Screener, rules: ActiveRules | None = None) -> Screened:
     """Merge the stored parts of one list (arrival order), then screen and minimise the result."""
     [a] = assemble(parts)
-    screened = screen_manifest(a.key, a.manifest, a.complete, a.findings, screener)
+    screened = screen_manifest(a.key, a.manifest, a.complete, a.findings, screener, rules)
     screened.multipart = True
     return screened

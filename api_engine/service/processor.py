@@ -1,6 +1,6 @@
 """The I/O half of the processing core: one input record in, its output events out, state in the store.
 
-Strategy: the CPU-bound work is `prepare` (read, validate, assemble single-part lists, screen),
+Strategy: the CPU-bound work is `prepare` (read, validate, assemble single-part lists, screen, targeting rules),
 run off the event loop when an executor is given; this half brackets it with the store:
   1. a record already processed (same source, key and bytes) returns its stored outputs: a replay
      after a crash re-emits identical events with identical ids and does no new work;
@@ -63,6 +63,7 @@ from api_engine.service.outputs import (
     to_event,
 )
 from api_engine.service.prepare import Prepared, Screened, complete_assembly, identity, prepare, record_id
+from api_engine.service.rules import LiveRules, RuleAlert
 from api_engine.service.screening import HitLike, Screener, screener_from_settings, screening_active
 from api_engine.service.senders import Origin, SenderBinding
 from api_engine.settings import Settings
@@ -133,6 +134,8 @@ class Processor:
         self.profile = profile
         # the settings' lists (followed as their files change), plus the console's uploads and clearances
         self.lists = LiveLists(store, screener, check_interval_s=settings.list_check_interval_s)
+        # the targeting rules in force: API_ENGINE_RULES files and the store's approved rule sets
+        self.rules = LiveRules(store, settings.rules)
         self.waiting = 0  # records between arrival and commit: a re-screen paces itself while any wait
         self.executor = executor
         self._lock = asyncio.Lock()  # one writer per process: parts of a flight never race each other
@@ -196,6 +199,7 @@ class Processor:
             await store.close()
             raise
         try:
+            await processor.rules.start()  # a rule file that does not parse stops the start, like a bad list
             await processor.lists.install_uploads()
             await processor.lists.record_all("start")  # a file changed while the service was down is a change
         except BaseException:
@@ -308,6 +312,7 @@ class Processor:
                 first.setdefault(rid, i)
         if first:
             await self.lists.refresh()
+            await self.rules.refresh()
             work = []
             for rid, i in first.items():  # one record per turn: a waiting transaction waits for one at most
                 async with self._turn:
@@ -333,7 +338,7 @@ class Processor:
         """The CPU half of a record (runs in the executor): prepare, then seal what the store will keep."""
         versions = self.lists.versions()  # before screening: a swap meanwhile is re-screened, never missed
         prep = prepare(value, self.profile, self.screener, control_ref=rid[:14],
-                       max_record_bytes=self.settings.max_record_bytes)
+                       max_record_bytes=self.settings.max_record_bytes, rules=self.rules.current)
         for s in prep.singles:
             s.screened_with = versions
         prep.sealed = self._seal_raw(value)
@@ -530,7 +535,7 @@ class Processor:
         await Store.add_part(conn, kh, state.generation, part.header.sequence, part.header.sequence_flag, iid,
                              self.keyring.encrypt_text(part.model_dump_json(), "assembly_parts.manifest_json") or "")
         versions = self.lists.versions()
-        screened = await self._cpu(complete_assembly, [*stored, part], self.screener)
+        screened = await self._cpu(complete_assembly, [*stored, part], self.screener, self.rules.current)
         screened.screened_with = versions
         emit = screened.complete and screened.digest != state.digest
         state = AssemblyState(key_hash=kh, generation=state.generation, complete=screened.complete,
@@ -629,6 +634,8 @@ class Processor:
                              "alert_event_id": alert.event_id, "list": alert.watchlist.list,
                              "entry_id": h.entry_id, "category": alert.watchlist.category, "score": h.score,
                              "threshold": alert.threshold, "traveller_key": self._traveller_key(m.travellers[idx]),
+                             # a rule's declared severity; a watchlist hit's follows from its score and category
+                             "severity": h.severity if isinstance(h, RuleAlert) else None,
                              # the feature details quote names and dates of birth: sealed like the traveller
                              "explanation": self.keyring.encrypt_text(
                                  json.dumps([e.model_dump() for e in alert.explanation]), "hits.explanation")})

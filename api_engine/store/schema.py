@@ -161,6 +161,9 @@ hits = Table(
     # revision 0008: the entry left its list (a hit stays open until an officer decides; this only says so)
     Column("entry_removed_at", Stamp),
     Column("rescreen_run", Id),  # raised by this re-screen run after a list change (NULL: as the manifest arrived)
+    # revision 0011: the severity a targeting rule declares (low | medium | high); NULL for a watchlist hit,
+    # whose severity follows from its score and category
+    Column("severity", String(8)),
 )
 
 assemblies = Table(
@@ -485,3 +488,33 @@ carrier_tokens = Table(
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the carrier tokens
+
+# ---- targeting rules (revision 0011): rule sets as versioned data, four eyes ------------------------------------
+# Owned by api_engine/service/rules.py (`RuleBook`, `api-engine rules`). A rule set is a named rule file; each
+# proposal is a new version (1, 2, 3 ... per name), pending until a second supervisor approves it; approving makes
+# it active and retires the name's previous active version. The workers poll the active versions (LiveRules).
+# Rule texts name attributes and values, never a traveller.
+rule_sets = Table(
+    "rule_sets", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the text: an unchanged proposal is refused
+    Column("owner", String(100), nullable=False),  # the unit answerable for the rules
+    Column("purpose", Text, nullable=False),
+    Column("legal_basis", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # draft | pending | active | retired | rejected
+    Column("proposed_by", String(100), nullable=False),
+    Column("proposed_at", Stamp, nullable=False),
+    Column("approved_by", String(100)),
+    Column("approved_at", Stamp),
+    Column("rejected_by", String(100)),
+    Column("rejected_at", Stamp),
+    Column("retired_by", String(100)),
+    Column("retired_at", Stamp),
+    UniqueConstraint("name", "version", name="uq_rule_sets_name_version"),
+    Index("ix_rule_sets_status", "status"),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the rule sets
