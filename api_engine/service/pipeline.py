@@ -71,7 +71,7 @@ COMMIT_INTERVAL_S = 0.2
 RECORDS = Counter("api_engine_records", "Inbound records done (outputs acknowledged), by outcome",
                   ["outcome"])  # ok, rejected (negative CONTRL), dead_letter
 TRAVELLERS = Counter("api_engine_travellers", "Travellers in manifests produced")
-HITS = Counter("api_engine_hits", "Watchlist hits (alert events produced)")
+HITS = Counter("api_engine_hits", "Hits of watchlists and targeting rules (alert events produced)")
 FINDINGS = Counter("api_engine_findings", "Findings that sent a record to the dead letters, by rule", ["rule"])
 DEAD_LETTERS = Counter("api_engine_dead_letters", "Records sent to the dead-letter topic")
 OUTPUTS = Counter("api_engine_outputs", "Output events produced and acknowledged", ["topic_kind"])
