@@ -253,6 +253,24 @@ class Node:
             chained = _both(tests.pop(), chained) if self.kind == "and" else _either(tests.pop(), chained)
         return chained
 
+    def looked_at(self, attrs: Mapping[str, Any]) -> list[Comparison]:
+        """The comparisons `evaluate` looks at for these attributes, in order (short-circuit alike)."""
+        seen: list[Comparison] = []
+
+        def walk(node: Node) -> bool:
+            if node.kind == "cmp":
+                assert node.comparison is not None
+                seen.append(node.comparison)
+                return node.comparison.test(attrs)
+            if node.kind == "not":
+                return not walk(node.children[0])
+            if node.kind == "and":
+                return all(walk(c) for c in node.children)
+            return any(walk(c) for c in node.children)
+
+        walk(self)
+        return seen
+
     def evaluate(self, attrs: Mapping[str, Any], trace: list[str]) -> bool:
         """The same answer as `test`, recording each comparison it looked at (short-circuit alike)."""
         if self.kind == "cmp":
@@ -286,9 +304,13 @@ class Rule:
         object.__setattr__(self, "attributes", frozenset(c.attribute for c in self.condition.comparisons()))
 
     def explain(self, attrs: Mapping[str, Any]) -> list[FeatureScore]:
-        trace: list[str] = []
-        self.condition.evaluate(attrs, trace)
-        return [FeatureScore(feature="rule", outcome="met", contribution=0.0, detail=t) for t in trace]
+        """Each comparison looked at, in order, as met or not met (a losing branch of an `or` is not met)."""
+        lines: list[FeatureScore] = []
+        for cmp in self.condition.looked_at(attrs):
+            ok = cmp.test(attrs)
+            lines.append(FeatureScore(feature="rule", outcome="met" if ok else "not met", contribution=0.0,
+                                      detail=cmp.explain(attrs, ok)))
+        return lines
 
 
 @dataclass(frozen=True)

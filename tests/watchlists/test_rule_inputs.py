@@ -260,3 +260,14 @@ def test_a_transit_rule_fires_on_the_multi_leg_manifest_only_and_explains_itself
         "flight.via_countries has \"DEU\" (yes: ['DEU'])",
         "traveller.age < 45 (yes: 39.9)",
     ]
+
+
+def test_an_explanation_says_which_comparisons_were_met() -> None:
+    """An officer reads why a rule fired: the losing branch of an `or` is shown, marked not met."""
+    rules = parse_rules('rule "r" when flight.arrival_airport = "JFK" and '
+                        '(document.expires_days < 30 or document.issued_days < 10) then flag severity low')
+    [hit] = rules.evaluate({"flight.arrival_airport": "JFK", "document.expires_days": 400.0,
+                            "document.issued_days": 3.0})
+    assert [(f.outcome, f.detail.split(" (")[0]) for f in hit.explanation] == [
+        ("met", 'flight.arrival_airport = "JFK"'), ("not met", "document.expires_days < 30"),
+        ("met", "document.issued_days < 10")]
