@@ -559,18 +559,23 @@ def statistics_mean(requests: list[Request]) -> float:
 
 def _recycled(pool: list[Any], used: set[str]) -> Iterator[Any]:
     """The pool's flights over and over as new ones: another flight number and interchange reference each
-    time round (byte replacement, same travellers), so each is a new flight and interchange, cheap to make."""
+    time round (byte replacement, same travellers), so each is a new flight and interchange, cheap to make.
+    A flight key that came back would be a new version of a list already stored (its hits carried, a
+    growing chain of versions): not the steady traffic a soak measures, and its answers would be matched
+    to the wrong send."""
     rng = random.Random(0)
     for cycle in itertools.count(1):
         for i, m in enumerate(pool):
             number = m.flight_key.split("/")[0]
-            carrier, digits = number[:2], number[2:]
+            carrier = number[:2]
             key, new = m.flight_key, number
-            for _ in range(50):
-                new = carrier + str(rng.randrange(10 ** (len(digits) - 1), 10 ** len(digits)))
+            for _ in range(1000):  # four digits: a flight number space no soak exhausts (one or two did)
+                new = carrier + str(rng.randrange(1000, 10_000))
                 key = m.flight_key.replace(number, new, 1)
                 if key not in used:
                     break
+            else:
+                raise RuntimeError("no unused flight number left for the soak")
             used.add(key)
             ref = f"{cycle * 1_000_000 + i:09d}".encode()
             raw = re.sub(rb"(UNB\+(?:[^+']*\+){4})\d+", rb"\g<1>" + ref, m.raw, count=1)
