@@ -14,18 +14,21 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from . import queries, service, users
+from watchlists.rules import RuleError
+
+from . import queries, rule_sets, service, users
 from .auth import OFFICERS, SESSION_COOKIE, Account, current_session
 from .decisions import decide
-from .deps import Admin, Anyone, Auditor, ListManager, Officer, State
+from .deps import Admin, Anyone, Auditor, ListManager, Officer, RuleEditor, RuleReader, State
 from .models import (
     AlertQueue,
     AuditPage,
     DecisionRequest,
     DecisionResult,
+    DryRunResult,
     FlightRow,
     FullViewRequest,
     HitDetail,
@@ -33,6 +36,12 @@ from .models import (
     ManifestView,
     Me,
     NewUser,
+    RuleProblem,
+    RuleProposal,
+    RuleSetDetail,
+    RuleSetId,
+    RuleSetRow,
+    RuleText,
     TravellerDetail,
     TravellerSummary,
     UploadId,
@@ -180,6 +189,72 @@ async def upload_watchlist(request: Request, st: State, who: ListManager) -> Upl
 async def confirm_watchlist(upload_id: UploadId, st: State, who: service.Supervisor) -> UploadResult:
     """Install an upload that names a configured list, after reading its diff (supervisor; audited with the counts)."""
     return await service.confirm_replacement(st, who, upload_id)
+
+
+_RULE_ERROR: dict[int | str, dict[str, Any]] = {422: {
+    "model": RuleProblem, "description": "the text does not parse: message, line and column; nothing is stored"}}
+
+
+def _rule_problem(exc: RuleError, text: str) -> JSONResponse:
+    return JSONResponse(rule_sets.problem_of(exc, text).model_dump(), status_code=422)
+
+
+@router.get("/rules", response_model=list[RuleSetRow], tags=["rules"])
+async def rules(st: State, who: RuleReader) -> list[RuleSetRow]:
+    """Every rule set version with owner, purpose and legal basis, who proposed and approved it: active first."""
+    return await rule_sets.rule_sets(st)
+
+
+@router.post("/rules", response_model=RuleSetRow, status_code=201, tags=["rules"], responses=_RULE_ERROR)
+async def propose_rules(body: RuleProposal, st: State, who: RuleEditor) -> RuleSetRow | Response:
+    """Propose a rule set, or the next version of one (supervisor; audited): it waits for a second supervisor.
+    A text that does not parse is a 422 with its line and column, and nothing is stored."""
+    try:
+        v = await rule_sets.propose(st, who, body.name, body.text, body.owner, body.purpose, body.legal_basis)
+    except RuleError as exc:
+        return _rule_problem(exc, body.text)
+    return rule_sets.row(v)
+
+
+@router.post("/rules/dry-run", response_model=DryRunResult, tags=["rules"], responses=_RULE_ERROR)
+async def dry_run_rules(body: RuleText, st: State, who: RuleEditor) -> DryRunResult | Response:
+    """How many stored travellers of the window (the last 7 days, at most 200,000) each rule of the text would
+    have flagged: counts only (supervisor; audited)."""
+    try:
+        return await rule_sets.dry_run_text(st, who, body.text)
+    except RuleError as exc:
+        return _rule_problem(exc, body.text)
+
+
+@router.get("/rules/{rule_set_id}", response_model=RuleSetDetail, tags=["rules"])
+async def rule_set(rule_set_id: RuleSetId, st: State, who: RuleReader) -> RuleSetDetail:
+    """One version: its text, its diff against the previous version and what the caller may do with it."""
+    return await rule_sets.detail(st, who, rule_set_id)
+
+
+@router.post("/rules/{rule_set_id}/dry-run", response_model=DryRunResult, tags=["rules"])
+async def dry_run_version(rule_set_id: RuleSetId, st: State, who: RuleEditor) -> DryRunResult:
+    """The dry run of a pending version (409 for any other status)."""
+    return await rule_sets.dry_run_version(st, who, rule_set_id)
+
+
+@router.post("/rules/{rule_set_id}/approve", response_model=RuleSetRow, tags=["rules"])
+async def approve_rules(rule_set_id: RuleSetId, st: State, who: RuleEditor) -> RuleSetRow:
+    """Make a pending version active (its earlier active version retires): a supervisor other than its proposer
+    (403 for the proposer, four eyes; 409 if it is not pending)."""
+    return rule_sets.row(await rule_sets.decide(st, who, rule_set_id, "approve"))
+
+
+@router.post("/rules/{rule_set_id}/reject", response_model=RuleSetRow, tags=["rules"])
+async def reject_rules(rule_set_id: RuleSetId, st: State, who: RuleEditor) -> RuleSetRow:
+    """Turn a pending version down (its proposer may withdraw it); 409 if it is not pending."""
+    return rule_sets.row(await rule_sets.decide(st, who, rule_set_id, "reject"))
+
+
+@router.post("/rules/{rule_set_id}/retire", response_model=RuleSetRow, tags=["rules"])
+async def retire_rules(rule_set_id: RuleSetId, st: State, who: RuleEditor) -> RuleSetRow:
+    """Stop an active version at once (no second person is needed to stop a rule); 409 if it is not active."""
+    return rule_sets.row(await rule_sets.decide(st, who, rule_set_id, "retire"))
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"])

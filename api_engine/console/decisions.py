@@ -131,7 +131,7 @@ async def load_state(conn: AsyncConnection, hit: Any, print_: str) -> HitState:
     history = (await conn.execute(select(hit_decisions.c.decision, hit_decisions.c.decided_by)
                                   .where(hit_decisions.c.hit_id.in_(chain)).order_by(hit_decisions.c.id))).all()
     clearance = await clearance_status(conn, hit.list, hit.entry_id, print_)
-    return hit_state(hit.status, severity(hit.score, hit.category), history, clearance)
+    return hit_state(hit.status, severity(hit.score, hit.category, hit.severity), history, clearance)
 
 
 def _refusal(state: HitState, decision: str, who: Principal) -> Exception:
@@ -181,8 +181,9 @@ async def decide(st: ConsoleState, hit_id: int, decision: str, comment: str, who
         raise DecisionError(f"unknown decision {decision!r}", 422)
     trail = st.auditor.trail  # AuditUnavailable here: nothing has changed yet
     async with st.store.transaction() as conn:
-        hit = (await conn.execute(select(hits.c.id, hits.c.status, hits.c.score, hits.c.category, hits.c.list,
-                                         hits.c.entry_id, hits.c.traveller_id).where(hits.c.id == hit_id))).first()
+        hit = (await conn.execute(select(hits.c.id, hits.c.status, hits.c.score, hits.c.category, hits.c.severity,
+                                         hits.c.list, hits.c.entry_id, hits.c.traveller_id)
+                                  .where(hits.c.id == hit_id))).first()
         if hit is None:
             raise DecisionError("no such hit", 404)
         t = (await conn.execute(select(travellers).where(travellers.c.id == hit.traveller_id))).one()

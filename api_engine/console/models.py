@@ -18,6 +18,7 @@ Decision = Literal["confirm", "dismiss", "escalate", "approve", "reject"]
 MAX_ID = 2**63 - 1
 HitId = Annotated[int, Path(ge=1, le=MAX_ID, description="a hit id")]
 UploadId = Annotated[int, Path(ge=1, le=MAX_ID, description="a watchlist upload id")]
+RuleSetId = Annotated[int, Path(ge=1, le=MAX_ID, description="a rule set version id")]
 
 
 class TimePoint(BaseModel):
@@ -144,6 +145,19 @@ class DecisionRow(BaseModel):
     decided_at: TimePoint
 
 
+class RuleOrigin(BaseModel):
+    """The targeting rule that raised a hit, and the rule set version in force when it was raised."""
+
+    rule_set: str
+    rule: str
+    version: int | None = Field(default=None, description="None: not a stored version (a configured rule "
+                                "file, API_ENGINE_RULES)")
+    rule_set_id: int | None = None
+    owner: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+
+
 class HitDetail(BaseModel):
     alert: AlertRow
     traveller: TravellerFull
@@ -155,6 +169,7 @@ class HitDetail(BaseModel):
                                   "(not in force until a second person approves), approved or rejected")
     iapi: IapiAnswer | None = Field(default=None, description="the traveller's iAPI answer and any change of it "
                                     "(CUSRES 132) with the carrier's acknowledgement (CUSRES 312)")
+    rule: RuleOrigin | None = Field(default=None, description="set when a targeting rule raised the hit")
 
 
 class HitSummary(BaseModel):
@@ -324,3 +339,83 @@ class Me(BaseModel):
     name: str
     role: str
     csrf_token: str
+
+
+# ---- targeting rules ------------------------------------------------------------------------------------------
+
+RuleAction = Literal["approve", "reject", "retire", "dry_run"]
+
+
+class RuleSetRow(BaseModel):
+    """One version of a rule set, as the rules page lists it (the text is on its own page)."""
+
+    id: int
+    name: str
+    version: int
+    status: str = Field(description="pending | active | retired | rejected")
+    owner: str
+    purpose: str
+    legal_basis: str
+    proposed_by: str
+    proposed_at: TimePoint
+    approved_by: str | None = None
+    approved_at: TimePoint | None = None
+    rejected_by: str | None = None
+    rejected_at: TimePoint | None = None
+    retired_by: str | None = None
+    retired_at: TimePoint | None = None
+
+
+class RuleSetDetail(BaseModel):
+    rule_set: RuleSetRow
+    text: str
+    diff: str = Field(description="unified diff against the previous version of the name (all added for v1)")
+    rules: int | None = Field(default=None, description="how many rules the text holds (None: it no longer "
+                              "parses with the current vocabulary or policy)")
+    problem: str | None = Field(default=None, description="why the text no longer parses, if it does not")
+    allowed: builtins.list[RuleAction] = Field(description="what the caller may do with this version now")
+    versions: builtins.list[RuleSetRow] = Field(description="every version of this name, newest first")
+
+
+class RuleProposal(BaseModel):
+    name: str = Field(min_length=1, max_length=94, description="letters, digits, '.', '_', '-'")
+    text: str = Field(min_length=1, max_length=200_000, description="the rule file (docs/watchlists.md)")
+    owner: str = Field(min_length=1, max_length=100, description="the unit answerable for the rules")
+    purpose: str = Field(min_length=1, max_length=2000)
+    legal_basis: str = Field(min_length=1, max_length=2000)
+
+
+class RuleText(BaseModel):
+    text: str = Field(min_length=1, max_length=200_000)
+
+
+class RuleProblem(BaseModel):
+    """A rule text that does not parse: where, and the offending line with a caret under the column."""
+
+    message: str
+    line: int
+    col: int
+    source_line: str = ""
+    caret: str = ""
+
+
+class RuleCountRow(BaseModel):
+    rule: str
+    severity: str
+    score: float
+    flagged: int = Field(description="travellers of the window this rule would have flagged")
+
+
+class DryRunResult(BaseModel):
+    """Counts only: no traveller is named."""
+
+    rules: builtins.list[RuleCountRow]
+    manifests: int
+    travellers: int = Field(description="travellers evaluated")
+    flagged: int = Field(description="travellers flagged by at least one rule")
+    depersonalised: int = Field(description="travellers of the window with no record left to evaluate")
+    since: TimePoint
+    window_days: int
+    max_travellers: int
+    truncated: bool = Field(description="the traveller bound ended the run before the window's oldest manifest")
+    seconds: float

@@ -10,27 +10,30 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from . import queries, service, users
+from watchlists.rules import RuleError
+
+from . import queries, rule_sets, service, users
 from .auth import (
     ADMINS,
     AUDITORS,
     LIST_MANAGERS,
     OFFICERS,
     SESSION_COOKIE,
+    Forbidden,
     Principal,
     SessionInfo,
     check_csrf,
     current_session,
 )
 from .decisions import DecisionError, decide
-from .deps import Admin, Anyone, Auditor, ListManager, Officer, State, state_of
-from .models import HitId, UploadId
+from .deps import RULE_EDITORS, Admin, Anyone, Auditor, ListManager, Officer, RuleEditor, RuleReader, State, state_of
+from .models import DryRunResult, HitId, RuleProblem, RuleSetId, UploadId
 from .state import ConsoleState
 from .users import AccountError
 
@@ -39,10 +42,8 @@ log = logging.getLogger("api_engine.console.pages")
 
 HOME = {"officer": "/alerts", "supervisor": "/alerts", "auditor": "/audit", "admin": "/admin/users"}
 NAV = [("/alerts", "Alert queue", OFFICERS), ("/flights", "Flights", OFFICERS),
-       ("/watchlists", "Watchlists", LIST_MANAGERS), ("/audit", "Retention & audit", AUDITORS),
-       ("/admin/users", "Users", ADMINS)]
-
-
+       ("/watchlists", "Watchlists", LIST_MANAGERS), ("/rules", "Targeting rules", RULE_EDITORS),
+       ("/audit", "Retention & audit", AUDITORS), ("/admin/users", "Users", ADMINS)]
 
 
 def render(request: Request, template: str, who: Principal | None, status_code: int = 200,
@@ -259,3 +260,94 @@ async def users_change(request: Request, name: str, action: users.AccountAction,
         return RedirectResponse(f"/admin/users?error={quote(str(exc))}", status_code=303)
     done = {"disable": "disabled", "enable": "enabled", "unlock": "unlocked"}[action]
     return RedirectResponse(f"/admin/users?done={quote(f'{name} {done}')}", status_code=303)
+
+
+# ---- targeting rules -------------------------------------------------------------------------------------------
+
+RULE_DONE = {"proposed": "Proposed: a second supervisor approves it before it flags anyone.",
+             "approve": "Approved: the version is active; the service applies it within seconds.",
+             "reject": "Rejected: this version never becomes active.",
+             "retire": "Retired: its rules no longer flag anyone."}
+
+
+@router.get("/rules", response_class=HTMLResponse)
+async def rules_page(request: Request, st: State, who: RuleReader) -> HTMLResponse:
+    return render(request, "rules.html", who, rows=await rule_sets.rule_sets(st))
+
+
+def _editor(request: Request, who: Principal, form: dict[str, str], *, problem: RuleProblem | None = None,
+            error: str | None = None, run: DryRunResult | None = None, status_code: int = 200) -> HTMLResponse:
+    return render(request, "rules_edit.html", who, form=form, problem=problem, error=error, run=run,
+                  status_code=status_code)
+
+
+@router.get("/rules/new", response_class=HTMLResponse)
+async def rules_editor(request: Request, st: State, who: RuleEditor, start: int | None = None) -> HTMLResponse:
+    """The editor, empty or (`?start=<id>`) filled with a stored version to propose the next one."""
+    form = {"name": "", "text": "", "owner": "", "purpose": "", "legal_basis": ""}
+    if start is not None:
+        d = await rule_sets.detail(st, who, start)
+        form = {"name": d.rule_set.name, "text": d.text, "owner": d.rule_set.owner, "purpose": d.rule_set.purpose,
+                "legal_basis": d.rule_set.legal_basis}
+    return _editor(request, who, form)
+
+
+@router.post("/rules/new", response_class=HTMLResponse)
+async def rules_submit(request: Request, st: State, who: RuleEditor, text: Annotated[str, Form(max_length=200_000)],
+                       action: Annotated[Literal["propose", "dry_run"], Form()] = "propose",
+                       name: Annotated[str, Form(max_length=94)] = "",
+                       owner: Annotated[str, Form(max_length=100)] = "",
+                       purpose: Annotated[str, Form(max_length=2000)] = "",
+                       legal_basis: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Propose (post/redirect/get to the new version) or dry-run the editor's text; a text that does not parse
+    comes back with its line and column, and nothing is stored."""
+    text = text.replace("\r\n", "\n")  # a browser sends CRLF: keep the text as written
+    form = {"name": name, "text": text, "owner": owner, "purpose": purpose, "legal_basis": legal_basis}
+    try:
+        if action == "dry_run":
+            return _editor(request, who, form, run=await rule_sets.dry_run_text(st, who, text))
+        v = await rule_sets.propose(st, who, name, text, owner, purpose, legal_basis)
+    except RuleError as exc:
+        return _editor(request, who, form, problem=rule_sets.problem_of(exc, text), status_code=422)
+    except HTTPException as exc:
+        if exc.status_code != 422:
+            raise
+        return _editor(request, who, form, error=str(exc.detail), status_code=422)
+    return RedirectResponse(f"/rules/{v.id}?done=proposed", status_code=303)
+
+
+async def _rule_set_page(request: Request, st: ConsoleState, who: Principal, rule_set_id: int, *,
+                         error: str | None = None, done: str | None = None, run: DryRunResult | None = None,
+                         status_code: int = 200) -> HTMLResponse:
+    d = await rule_sets.detail(st, who, rule_set_id)
+    return render(request, "rules_set.html", who, d=d, error=error, done=RULE_DONE.get(done or ""), run=run,
+                  status_code=status_code)
+
+
+@router.get("/rules/{rule_set_id}", response_class=HTMLResponse)
+async def rule_set_page(request: Request, rule_set_id: RuleSetId, st: State, who: RuleReader,
+                        error: str | None = None, done: str | None = None) -> HTMLResponse:
+    return await _rule_set_page(request, st, who, rule_set_id, error=error, done=done)
+
+
+@router.post("/rules/{rule_set_id}/dry-run", response_class=HTMLResponse)
+async def rule_set_dry_run(request: Request, rule_set_id: RuleSetId, st: State, who: RuleEditor) -> HTMLResponse:
+    try:
+        run = await rule_sets.dry_run_version(st, who, rule_set_id)
+    except rule_sets.RuleConflict as exc:
+        return await _rule_set_page(request, st, who, rule_set_id, error=str(exc.detail), status_code=409)
+    return await _rule_set_page(request, st, who, rule_set_id, run=run)
+
+
+@router.post("/rules/{rule_set_id}/{action}")
+async def rule_set_action(request: Request, rule_set_id: RuleSetId, action: Literal["approve", "reject", "retire"],
+                          st: State, who: RuleEditor) -> Response:
+    """Approve, reject or retire through the rule book; its refusal (four eyes, wrong status) is shown on the
+    version's page."""
+    try:
+        await rule_sets.decide(st, who, rule_set_id, action)
+    except Forbidden as exc:
+        return RedirectResponse(f"/rules/{rule_set_id}?error={quote(exc.detail)}", status_code=303)
+    except rule_sets.RuleConflict as exc:
+        return RedirectResponse(f"/rules/{rule_set_id}?error={quote(str(exc.detail))}", status_code=303)
+    return RedirectResponse(f"/rules/{rule_set_id}?done={action}", status_code=303)

@@ -34,6 +34,7 @@ from api_engine.store.schema import (
     output_events,
     processed_records,
     rescreen_runs,
+    rule_sets,
     travellers,
 )
 from api_engine.store.store import now
@@ -53,6 +54,7 @@ from .models import (
     LiveLists,
     ManifestView,
     RescreenRunRow,
+    RuleOrigin,
     TimePoint,
     TravellerDetail,
     TravellerFull,
@@ -85,8 +87,15 @@ def timepoint(utc: datetime | str | None, airport: str | None) -> TimePoint:
                      text=f"{local:%Y-%m-%d %H:%M} {airport} ({local:%Z}) · {at:%H:%M} UTC")
 
 
-def severity(score: float, category: str | None) -> Literal["high", "medium", "low"]:
-    """high: a listed document, or score ≥ 0.95; medium: ≥ 0.90; low: below (yet over the list's threshold)."""
+SEVERITIES: tuple[Literal["high", "medium", "low"], ...] = ("high", "medium", "low")
+
+
+def severity(score: float, category: str | None, declared: str | None = None) -> Literal["high", "medium", "low"]:
+    """The severity a targeting rule declared (`hits.severity`) when there is one; otherwise high: a listed
+    document, or score ≥ 0.95; medium: ≥ 0.90; low: below (yet over the list's threshold)."""
+    for known in SEVERITIES:
+        if declared == known:
+            return known
     if category == "document" or score >= 0.95:
         return "high"
     return "medium" if score >= 0.90 else "low"
@@ -114,7 +123,8 @@ class _Flight:
 
 def _alert_select() -> Any:
     return (select(hits.c.id, hits.c.status, hits.c.score, hits.c.threshold, hits.c.list, hits.c.entry_id,
-                   hits.c.category, hits.c.created_at, hits.c.explanation, hits.c.traveller_id,
+                   hits.c.category, hits.c.severity.label("declared_severity"), hits.c.created_at,
+                   hits.c.explanation, hits.c.traveller_id,
                    hits.c.entry_removed_at, hits.c.rescreen_run,
                    travellers.c.ref, travellers.c.surname, travellers.c.given_names, travellers.c.nationality,
                    travellers.c.date_of_birth, travellers.c.traveller_json, travellers.c.role, manifests.c.uid,
@@ -134,7 +144,8 @@ def _alert_row(row: Any, keyring: Keyring) -> AlertRow:
     return AlertRow(
         entry_removed_at=timepoint(r.entry_removed_at, None) if r.entry_removed_at else None,  # not an airport time
         rescreen_run=r.rescreen_run,
-        hit_id=r.id, status=r.status, severity=severity(r.score, r.category), score=round(r.score, 3),
+        hit_id=r.id, status=r.status, severity=severity(r.score, r.category, r.declared_severity),
+        score=round(r.score, 3),
         threshold=r.threshold, list=r.list, entry_id=r.entry_id, category=r.category, traveller_ref=r.ref,
         surname=r.surname, given_names=r.given_names, nationality=r.nationality, date_of_birth=r.date_of_birth,
         role=r.role, manifest_uid=r.uid, flight_key=r.flight_key, flight_id=flight.flight_id, route=flight.route,
@@ -334,16 +345,40 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
         if iapi is not None:
             m = (await conn.execute(select(manifests.c.header_json, manifests.c.flight_key)
                                     .where(manifests.c.id == t.manifest_id))).one()
+        rule = await _rule_origin(conn, r) if r.category == RULE_CATEGORY else None
     alert = _alert_row(r, keyring)
-    entry = await catalog.find(r.list, r.entry_id)  # a changed list file may hold it: waits a moment for it
+    # a changed list file may hold the entry: waits a moment for it (a rule hit names no list entry)
+    entry = await catalog.find(r.list, r.entry_id) if rule is None else None
     return HitDetail(
         alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
         explanation=[Feature(**f) for f in json.loads(keyring.decrypt_text(r.explanation, "hits.explanation") or "[]")],
         entry=_entry_view(entry) if entry is not None else None,
         decisions=[DecisionRow(decision=d.decision, comment=d.comment, decided_by=d.decided_by, role=d.role,
                                decided_at=timepoint(d.decided_at, alert.arrival.airport)) for d in decisions],
-        allowed=allowed_decisions(r.status, role),
+        allowed=allowed_decisions(r.status, role), rule=rule,
         iapi=_iapi_answer(*iapi, m.header_json, m.flight_key) if iapi is not None else None)
+
+
+RULE_CATEGORY = "rule"
+RULE_LIST_PREFIX = "rules:"
+
+
+async def _rule_origin(conn: AsyncConnection, r: Any) -> RuleOrigin:
+    """The rule set version in force when a rule hit was raised: the last one approved before it and not retired
+    by then. The hit stores the set's name only; without such a version it came from a configured rule file."""
+    name = r.list.removeprefix(RULE_LIST_PREFIX)
+    at = _utc(r.created_at)
+    candidates = (await conn.execute(
+        select(rule_sets.c.id, rule_sets.c.version, rule_sets.c.owner, rule_sets.c.purpose, rule_sets.c.legal_basis,
+               rule_sets.c.approved_at, rule_sets.c.retired_at)
+        .where(rule_sets.c.name == name, rule_sets.c.approved_at.is_not(None))
+        .order_by(rule_sets.c.approved_at.desc(), rule_sets.c.version.desc()))).all()
+    for v in candidates:
+        approved, retired = _utc(v.approved_at), _utc(v.retired_at)
+        if at is None or approved is None or (approved <= at and (retired is None or retired > at)):
+            return RuleOrigin(rule_set=name, rule=r.entry_id, version=v.version, rule_set_id=v.id, owner=v.owner,
+                              purpose=v.purpose, legal_basis=v.legal_basis)
+    return RuleOrigin(rule_set=name, rule=r.entry_id)
 
 
 async def _iapi_of(conn: AsyncConnection, traveller_id: int) -> tuple[Any, Any] | None:

@@ -119,6 +119,9 @@ def test_session_id_is_rotated_at_sign_in_and_the_old_one_is_dead(app_client: Te
     assert TestClient(app_client.app, cookies={SESSION_COOKIE: after}).get("/api/me").status_code == 401
 
 
+RULE = 'rule "to-jfk" when flight.arrival_airport = "JFK" then flag severity low\n'
+
+
 def _valid_request(path: str, role: str) -> dict[str, Any]:
     """A well-formed body for each unsafe /api route, so an allowed role's call must succeed."""
     bodies: dict[str, dict[str, Any]] = {
@@ -130,6 +133,9 @@ def _valid_request(path: str, role: str) -> dict[str, Any]:
         "/api/watchlists": {"files": {"file": ("NATIONAL.csv", NATIONAL_CSV.encode(), "text/csv")}},
         "/api/users": {"json": {"name": f"made-by-{role}", "role": "officer", "password": PASSWORD}},
         "/api/users/{name}/disable": {},
+        "/api/rules": {"json": {"name": f"by-{role}", "text": RULE, "owner": "unit", "purpose": "role check",
+                                "legal_basis": "role check"}},
+        "/api/rules/dry-run": {"json": {"text": RULE}},
     }
     return bodies.get(path, {})
 
@@ -147,16 +153,29 @@ def test_every_json_route_checks_the_role(app_client: TestClient, console_env: C
     async def spare_account(store: Store) -> None:  # the one the disable route switches off
         await add_user(store, "nobody", "officer", PASSWORD)
 
+    async def rule_sets(store: Store) -> tuple[int, int]:  # pending, proposed by a supervisor none of them is
+        from api_engine.service.rules import RuleBook
+
+        await add_user(store, "proposer", "supervisor", PASSWORD)
+        book = RuleBook(store)
+        made = [await book.propose(n, RULE, "unit", "role check", "role check", by="proposer")
+                for n in ("approved-in-test", "rejected-in-test")]
+        return made[0].id, made[1].id
+
     console_env.run(spare_account)
+    to_approve, to_reject = console_env.run(rule_sets)  # type: ignore[misc]
     # uploads 1 and 2: the supervisor's and the admin's of the configured NATIONAL list (each waits for a
     # confirmation; routes run in order); the supervisor confirms the admin's (his own would take a second person)
-    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody", "upload_id": "2"}
+    values = {"hit_id": str(hit_id), "uid": uid, "ref": f"{uid}:1", "name": "nobody", "upload_id": "2",
+              "rule_set_id": str(to_approve)}  # dry-run (pending), approve, then retire (active)
     routes = [r for r in _all_routes(list(app_client.app.routes)) if r.path.startswith("/api/")]
     assert len(routes) >= 14
     for route in routes:
         gate = _gate(route)
         assert gate is not None, f"{route.path} has no RoleGate"
         path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], route.path)
+        if route.path == "/api/rules/{rule_set_id}/reject":
+            path = f"/api/rules/{to_reject}/reject"  # a version of its own: the one above is approved by now
         for method in route.methods:
             assert anonymous.request(method, path).status_code == 401, path
             for role, (client, csrf) in clients.items():
