@@ -209,8 +209,14 @@ def _utc(local: datetime, zone: ZoneInfo) -> datetime:
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
-def random_flight(rng: random.Random, *, start: date = date(2025, 3, 1), days: int = 60) -> Flight:
-    """A flight between two large airports in different countries, with local times at each end."""
+def random_flight(rng: random.Random, *, start: date = date(2025, 3, 1), days: int = 60,
+                  arrivals: tuple[datetime, datetime] | None = None) -> Flight:
+    """A flight between two large airports in different countries, with local times at each end.
+
+    `arrivals` (two aware datetimes) puts the arrival in that window instead of departing on one of
+    `days` days from `start`: the demo's flights arrive around the real clock. Without it the random
+    stream is used exactly as before, so seeded suites keep their bytes.
+    """
     w = _world()
     origin = rng.choice(w.airports)
     while True:
@@ -220,11 +226,17 @@ def random_flight(rng: random.Random, *, start: date = date(2025, 3, 1), days: i
     home = w.carriers_by_country.get(origin.country, ()) + w.carriers_by_country.get(destination.country, ())
     carrier = rng.choice(home) if home and rng.random() < 0.85 else rng.choice(w.carriers)
     number = str(rng.randrange(1, 10) if rng.random() < 0.05 else rng.randrange(10, 2000))
-    day = start + timedelta(days=rng.randrange(days))
-    dep_local = datetime(day.year, day.month, day.day) + timedelta(minutes=5 * rng.randrange(60, 288))
-    dep_utc = _utc(dep_local, origin.zone)
     km = _distance_km(origin, destination)
     minutes = int((km / 830 + 0.5) * 60 / 5) * 5
+    if arrivals is not None:
+        lo, hi = (t.astimezone(UTC).replace(second=0, microsecond=0) for t in arrivals)
+        lo += timedelta(minutes=-lo.minute % 5)  # schedules are on the five minutes
+        arr_utc = lo + timedelta(minutes=5 * rng.randrange(max(int((hi - lo).total_seconds() // 300), 1)))
+        dep_local = (arr_utc - timedelta(minutes=minutes)).astimezone(origin.zone).replace(tzinfo=None)
+    else:
+        day = start + timedelta(days=rng.randrange(days))
+        dep_local = datetime(day.year, day.month, day.day) + timedelta(minutes=5 * rng.randrange(60, 288))
+    dep_utc = _utc(dep_local, origin.zone)
     arr_local = (dep_utc + timedelta(minutes=minutes)).astimezone(destination.zone).replace(tzinfo=None)
     return Flight(carrier, number, origin, destination, dep_local, arr_local, dep_utc,
                   _utc(arr_local, destination.zone))
@@ -546,7 +558,8 @@ def generate_manifest(rng: random.Random, *, travellers: int = 180, crew: bool =
 def generate_flights(n_flights: int, *, seed: int, travellers_per_flight: tuple[int, int] = (150, 220),
                      max_per_part: int | None = None, crew_lists: bool = False,
                      profile_hint: str | None = None, plant: Plant | None = None,
-                     expired_share: float = 0.005, start: date = date(2025, 3, 1)) -> list[list[Manifest]]:
+                     expired_share: float = 0.005, start: date = date(2025, 3, 1),
+                     arrivals: tuple[datetime, datetime] | None = None) -> list[list[Manifest]]:
     """Flights as lists of parts: one inner list per passenger list (and per crew list if asked).
 
     Parts of a list share the UNH common access reference, carry sequence 01:C ... nn:F and the
@@ -558,7 +571,7 @@ def generate_flights(n_flights: int, *, seed: int, travellers_per_flight: tuple[
     control_ref = 1
     lo, hi = travellers_per_flight
     for _ in range(n_flights):
-        f = random_flight(rng, start=start)
+        f = random_flight(rng, start=start, arrivals=arrivals)
         b = _Builder(rng, f, profile_hint, expired_share)
         pax = b.passengers(rng.randint(lo, hi))
         parts = _manifests(f, pax, crew=False, max_per_part=max_per_part, control_ref=control_ref)
