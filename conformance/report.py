@@ -15,6 +15,7 @@ import json
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["check", "run"]
@@ -108,7 +109,7 @@ def to_junit(report: Report) -> str:
                        time=f"{sum(x.seconds for x in report.cases):.3f}", timestamp=report.created)
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="profile", value=report.profile)
-    for k, v in report.meta.items():
+    for k, v in _shown_meta(report.meta).items():
         ET.SubElement(props, "property", name=str(k), value=str(v))
     for case in report.cases:
         tc = ET.SubElement(suite, "testcase", classname=f"conformance.{report.kind}.{report.profile}",
@@ -149,6 +150,44 @@ def _e(v: object) -> str:
     return html.escape("" if v is None else str(v))
 
 
+_PROJECT = Path(__file__).resolve().parents[1]
+_SOURCE_KEYS = frozenset({"profile_source", "profile_file"})
+
+
+def _shown_source(value: object) -> object:
+    """A profile file as a filed report shows it: relative to the project, else its name.
+
+    An absolute path names the machine and the user that made the report, and means nothing to
+    whoever reads it elsewhere."""
+    text = str(value)
+    path = Path(text)
+    if not path.is_absolute():
+        return value
+    try:
+        return path.resolve().relative_to(_PROJECT).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _shown_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: _shown_source(v) if k in _SOURCE_KEYS else v for k, v in meta.items()}
+
+
+def case_title(case: CaseResult) -> str:
+    """The case's own title (suite cases have one); for a checked file, what it holds or why it fails."""
+    if case.title:
+        return case.title
+    if case.skipped:
+        return str(case.details.get("skip_reason", "skipped"))
+    errors = [ln for ln in case.lines if ln.severity == "error"]
+    if errors:
+        more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        return f"{errors[0].message}{more}"
+    held = [f"{v} {k if v != 1 else k[:-1]}" for k, v in case.details.items()
+            if k in ("messages", "travellers", "responses")]
+    return ", ".join(held) or case.verdict.lower()
+
+
 def to_html(report: Report) -> str:
     """One self-contained page: summary, a table of cases, then each case's lines."""
     c = report.counts()
@@ -163,7 +202,8 @@ def to_html(report: Report) -> str:
     ]
     if report.meta:
         out.append('<table class="summary">' + "".join(
-            f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in report.meta.items()) + "</table>")
+            f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in _shown_meta(report.meta).items())
+            + "</table>")
     out.append("<h2>Cases</h2><table><tr><th>verdict</th><th>case</th><th>title</th><th>errors</th>"
                "<th>warnings</th><th>details</th></tr>")
     for i, case in enumerate(report.cases):
@@ -171,7 +211,7 @@ def to_html(report: Report) -> str:
         warns = sorted({ln.rule for ln in case.lines if ln.severity == "warning"})
         details = ", ".join(f"{k}={v}" for k, v in case.details.items())
         out.append(f'<tr><td><span class="verdict {case.verdict}">{case.verdict}</span></td>'
-                   f'<td><a href="#case-{i}">{_e(case.name)}</a></td><td>{_e(case.title)}</td>'
+                   f'<td><a href="#case-{i}">{_e(case.name)}</a></td><td>{_e(case_title(case))}</td>'
                    f"<td>{_e(' '.join(errs))}</td><td>{_e(' '.join(warns))}</td><td>{_e(details)}</td></tr>")
     out.append("</table>")
     for i, case in enumerate(report.cases):

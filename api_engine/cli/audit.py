@@ -4,7 +4,8 @@ Strategy: a thin shell over `api_engine.protection.audit.AuditTrail` on the conf
 number of entries and the head hash (record it elsewhere to anchor the chain) and exits 0 when the
 chain is intact, 1 naming the first broken entry, 2 on usage problems. When retention has pruned
 the oldest entries it says which, when, and by which run (actor, run id, clock, override). Output holds references only:
-the trail never contains personal data.
+the trail never contains personal data. Both actions only read: with no store at the configured path they
+say so and exit 1 rather than create one. The store options are taken before or after the action.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from api_engine.cli.options import add_store_options, store_settings
+from api_engine.cli.options import add_store_options, refuse_missing_store, store_settings
 from api_engine.settings import Settings
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE = 0, 1, 2
@@ -28,9 +29,11 @@ def add_parser(sub: Any) -> None:
     asub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     asub.required = True
     v = asub.add_parser("verify", help="check the chain; exit 1 naming the first broken entry")
+    add_store_options(v)
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     v.set_defaults(func=run_verify)
     r = asub.add_parser("recent", help="print the newest entries as JSON Lines")
+    add_store_options(r)
     r.add_argument("--limit", type=int, default=20)
     r.add_argument("--action", help="only entries of this action (e.g. retention.run)")
     r.set_defaults(func=run_recent)
@@ -79,11 +82,17 @@ async def _recent(settings: Settings, limit: int, action: str | None) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    return asyncio.run(_verify(store_settings(args), args.json))
+    settings = store_settings(args)
+    if refuse_missing_store(settings, "audit verify"):
+        return EXIT_BROKEN
+    return asyncio.run(_verify(settings, args.json))
 
 
 def run_recent(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("--limit must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_recent(store_settings(args), args.limit, args.action))
+    settings = store_settings(args)
+    if refuse_missing_store(settings, "audit recent"):
+        return EXIT_BROKEN
+    return asyncio.run(_recent(settings, args.limit, args.action))

@@ -115,16 +115,21 @@ def _usage(msg: str) -> int:
 def _emit(report: Any, args: argparse.Namespace) -> int:
     from conformance.report import print_terminal, to_html, to_json, to_junit
 
+    written = []
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(to_junit(report), encoding="utf-8")
+        written.append(("JUnit XML", args.junit))
     if args.html:
         args.html.parent.mkdir(parents=True, exist_ok=True)
         args.html.write_text(to_html(report), encoding="utf-8")
+        written.append(("HTML report", args.html))
     if args.json:
         print(to_json(report))
     else:
         print_terminal(report)
+    for what, path in written:  # on stderr: --json keeps stdout one JSON document
+        print(f"{what} written to {path}", file=sys.stderr)
     return EXIT_OK if report.passed else EXIT_FINDINGS
 
 

@@ -106,7 +106,8 @@ def render_table(outcome: ParseOutcome) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # Piped or redirected output is read by grep and scripts: no 80-column cut of rule ids or paths.
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     if outcome.manifests:
         t = Table(title="Manifests", title_justify="left")
         for col in ("flight", "route", "departure (local)", "kind", "parts", "passengers", "crew", "CNT"):
@@ -137,13 +138,13 @@ def render_table(outcome: ParseOutcome) -> None:
     if outcome.findings:
         t = Table(title="Findings", title_justify="left")
         for col in ("severity", "rule", "file", "message", "segment", "CONTRL", "text"):
-            t.add_column(col)
+            t.add_column(col, overflow="fold")
         colour = {"error": "red", "warning": "yellow", "info": "cyan"}
         for source, f in outcome.findings:
             where = f"{f.segment_tag or ''}@{f.segment_position}" if f.segment_position else (f.segment_tag or "")
             t.add_row(f"[{colour[f.severity.value]}]{f.severity.value}[/]", f.rule, Path(source).name,
                       f"{f.message_ref + ': ' if f.message_ref else ''}{f.message}", where,
-                      str(f.contrl_error or ""), "")
+                      str(f.contrl_error or ""), f.value or "")
         console.print(t)
     console.print(render_summary(outcome))
 

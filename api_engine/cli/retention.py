@@ -3,8 +3,10 @@
 Strategy: a thin shell over `api_engine.protection.retention.run_retention` on the configured
 store. `--now` moves the clock (what-if runs); a clock later than the real one would delete data not
 due yet, so it is refused unless `--allow-future-now REASON` states why (audited before anything is
-deleted). `--dry-run` counts what is due and changes nothing (and says so in the audit trail).
-Output and logs hold counts, never data. Exit status: 0 done, 2 usage problems or a refused clock.
+deleted). `--dry-run` counts what is due and changes nothing (and says so in the audit trail); with
+no store at the configured path it says so and exits 1 instead of creating a store, a key and an entry.
+Output and logs hold counts, never data. Exit status: 0 done, 1 no store to dry-run on, 2 usage
+problems or a refused clock.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from api_engine.cli.options import add_store_options, store_settings
+from api_engine.cli.options import add_store_options, refuse_missing_store, store_settings
 from api_engine.settings import Settings
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_NO_STORE, EXIT_USAGE = 0, 1, 2
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -31,6 +33,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("retention", help="apply the retention policy (depersonalise, delete)",
                        description="Depersonalise and delete stored data as the retention policy says.")
+    add_store_options(p)
     rsub = p.add_subparsers(dest="retention_command", metavar="ACTION")
     rsub.required = True
     run = rsub.add_parser("run", help="run the retention job once")
@@ -86,6 +89,8 @@ def run_retention_cmd(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         print("--batch-size must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    return asyncio.run(_run(store_settings(args), now, args.dry_run, args.policy, args.batch_size,
-                            args.allow_future_now))
+    settings = store_settings(args)
+    if args.dry_run and refuse_missing_store(settings, "retention run --dry-run"):
+        return EXIT_NO_STORE
+    return asyncio.run(_run(settings, now, args.dry_run, args.policy, args.batch_size, args.allow_future_now))
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api_engine.cli.options import add_store_options, store_settings
+from api_engine.cli.options import add_store_options, refuse_missing_store, store_settings
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -103,6 +103,8 @@ async def _stored(args: argparse.Namespace) -> int:
             print(f"api-engine rules: cannot read {args.file}: {exc}", file=sys.stderr)
             return EXIT_USAGE
     settings = store_settings(args)
+    if args.action in ("list", "diff") and refuse_missing_store(settings, f"rules {args.action}"):
+        return EXIT_REFUSED  # reading creates nothing: no store, no key, no audit entry
     store = await Store.open(settings.effective_database_url)
     book = RuleBook(store)
     try:

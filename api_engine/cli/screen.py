@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -23,6 +24,7 @@ from watchlists import LoadError, Screener, ScreeningQuery, load
 from watchlists.adapters import query_from_traveller, rule_attributes, rule_context, traveller_id
 from watchlists.dates import parse_date
 from watchlists.loaders import load_travellers
+from watchlists.models import Hit
 from watchlists.rules import RuleError, RuleSet, parse_rules
 
 EXIT_CLEAR, EXIT_HITS, EXIT_USAGE = 0, 1, 2
@@ -113,6 +115,33 @@ def _load_rules(path: Path | None, source: str) -> RuleSet | None:
         raise UsageError(f"{path}: {exc}") from None
 
 
+_ALPHA2 = re.compile(r"\b[A-Z]{2}\b")
+
+
+def _both_codes(detail: str) -> str:
+    """Nationalities are compared as alpha-2 codes, but lists and manifests mostly write alpha-3:
+    show both (FR/FRA), so that an officer finds the code the list itself says."""
+    import pycountry
+
+    def both(m: re.Match[str]) -> str:
+        country = pycountry.countries.get(alpha_2=m[0]) or pycountry.historic_countries.get(alpha_2=m[0])
+        alpha3 = getattr(country, "alpha_3", None)
+        return f"{m[0]}/{alpha3}" if alpha3 else m[0]
+
+    return _ALPHA2.sub(both, detail)
+
+
+def _hit_text(hit: Hit) -> str:
+    lines = [f"score {hit.score:.2f} (threshold {hit.threshold:.2f}) against {hit.list}:{hit.entry_id}"]
+    lines += [f"  {f.feature}: {f.outcome} ({f.contribution:+.2f}) "
+              f"{_both_codes(f.detail) if f.feature == 'nationality' else f.detail}" for f in hit.explanation]
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
@@ -149,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
                                   "score": hit.score,
                                   "explanation": [f.model_dump() for f in hit.explanation]}, ensure_ascii=False))
             else:
-                print(f"traveller {hit.traveller_id}: {hit.explain()}")
+                print(f"traveller {hit.traveller_id}: {_hit_text(hit)}")
         for rule_hit in rules.evaluate(attributes) if rules else []:
             n_hits += 1
             if args.json:
@@ -159,5 +188,5 @@ def _run(args: argparse.Namespace) -> int:
             else:
                 print(f"traveller {traveller.id}: rule {rule_hit.rule} ({rule_hit.severity}): "
                       + "; ".join(f.detail for f in rule_hit.explanation))
-    print(f"{len(screened)} travellers screened, {n_hits} hits", file=sys.stderr)
+    print(f"{_count(len(screened), 'traveller')} screened, {_count(n_hits, 'hit')}", file=sys.stderr)
     return EXIT_HITS if n_hits else EXIT_CLEAR

@@ -4,7 +4,9 @@ Strategy: the same rules as the admin page (api_engine.console.users): the same 
 the last active admin stays, and every change goes to the audit trail with the operating-system
 user as actor (`cli:<user>`), refused when the trail is missing. The password is read from stdin
 with --password-stdin (for scripts) or asked twice on the terminal; it is never an argument, so it
-does not land in shell history or the process list.
+does not land in shell history or the process list. With no terminal to ask on (cron, CI, a pipe
+without --password-stdin) `add` says to use --password-stdin and exits 2 before touching the store.
+`list` only reads: with no store at the configured path it says so and exits 1 instead of creating one.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 
-from api_engine.settings import Settings
+from api_engine.cli.options import add_store_options, refuse_missing_store, store_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+_NO_TERMINAL = ("api-engine users add: no terminal to ask for the password on; "
+                "pipe it in with --password-stdin")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,12 +32,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor", "admin"))
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first stdin line")
-    actions.add_parser("list", help="list accounts")
+    add_store_options(add)
+    add_store_options(actions.add_parser("list", help="list accounts"))
     for verb, text in (("disable", "disable an account"), ("enable", "enable an account"),
                        ("unlock", "end a sign-in pause after repeated wrong passwords")):
         a = actions.add_parser(verb, help=text)
         a.add_argument("name")
+        add_store_options(a)
     p.set_defaults(func=run)
+
+
+def _can_ask() -> bool:
+    """Whether getpass has a terminal: it asks on the controlling terminal, else on stdin."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return sys.stdin is not None and sys.stdin.isatty()
+    os.close(fd)
+    return True
 
 
 def _password(from_stdin: bool) -> str:
@@ -56,7 +75,7 @@ async def _run(args: argparse.Namespace) -> int:
     from api_engine.protection.crypto import keyring_from_settings
     from api_engine.store import Store
 
-    settings = Settings()
+    settings = store_settings(args)
     store = await Store.open(settings.effective_database_url)
     auditor = Auditor(store)
     try:
@@ -67,7 +86,12 @@ async def _run(args: argparse.Namespace) -> int:
         try:
             if args.action == "add":
                 auditor.trail  # noqa: B018  # no account without its audit entry
-                account = await add_user(store, args.name, args.role, _password(args.password_stdin))
+                try:
+                    password = _password(args.password_stdin)
+                except EOFError:  # getpass fell back to an empty stdin
+                    print(_NO_TERMINAL, file=sys.stderr)
+                    return EXIT_USAGE
+                account = await add_user(store, args.name, args.role, password)
                 await auditor.record(actor=_actor(), action="user_add", subject=f"user:{account.name}",
                                      purpose="account management", details={"role": account.role, "via": "cli"})
                 print(f"created {account.name} ({account.role})")
@@ -88,4 +112,9 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "add" and not args.password_stdin and not _can_ask():
+        print(_NO_TERMINAL, file=sys.stderr)
+        return EXIT_USAGE
+    if args.action == "list" and refuse_missing_store(store_settings(args), "users list"):
+        return EXIT_FAILED
     return asyncio.run(_run(args))
