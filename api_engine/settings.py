@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -127,6 +127,40 @@ class Settings(BaseSettings):
     list_check_interval_s: float = Field(default=30.0, gt=0, le=60)
     rescreen_margin_s: float = Field(default=86400.0, ge=0)
     rescreen_share: float = Field(default=0.25, gt=0, le=1)
+
+    # Notifications (api_engine.service.notify, docs/service.md "Notifications"): alerts of at least this
+    # severity are sent to the officers on duty by e-mail and by a signed webhook, each channel carrying only
+    # what the minimisation policy declares for it. A channel is on only when configured: e-mail needs the SMTP
+    # host and at least one address, the webhook its URL and secret. Nothing is sent otherwise.
+    notify_min_severity: Literal["low", "medium", "high"] = "high"
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 587
+    notify_smtp_starttls: bool = True
+    notify_smtp_username: str | None = None
+    notify_smtp_password: SecretStr | None = None
+    notify_smtp_from: str = "api-engine@localhost"
+    notify_email_to: Annotated[list[str], NoDecode] = Field(default_factory=list)  # the duty officers, comma-separated
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
+    notify_console_url: str | None = None  # the console's base URL: notifications link to <url>/hits/<id>
+    notify_attempts: int = Field(default=5, ge=1, le=20)  # per channel and alert, the first one included
+    notify_backoff_initial_s: float = Field(default=2.0, gt=0)
+    notify_backoff_max_s: float = Field(default=120.0, gt=0)
+    notify_timeout_s: float = Field(default=10.0, gt=0)  # one SMTP session or one webhook request
+
+    @field_validator("notify_email_to", mode="before")
+    @classmethod
+    def _split_notify_to(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _notify_webhook_signed(self) -> Settings:
+        if self.notify_webhook_url and self.notify_webhook_secret is None:
+            raise ValueError("a notification webhook is signed: set API_ENGINE_NOTIFY_WEBHOOK_SECRET with "
+                             "API_ENGINE_NOTIFY_WEBHOOK_URL")
+        return self
 
     @classmethod
     def with_overrides(cls, **overrides: Any) -> Settings:

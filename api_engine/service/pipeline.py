@@ -61,6 +61,7 @@ from api_engine.service.senders import SenderBinding
 from api_engine.settings import Settings
 
 if TYPE_CHECKING:
+    from api_engine.service.notify import Notifier
     from api_engine.service.processor import Processor
 
 log = logging.getLogger("api_engine.service.pipeline")
@@ -399,6 +400,7 @@ class Pipeline:
         self.broker = Health("broker", worker)
         self.joined = False  # the group assigned us partitions (possibly none) at least once
         self.records_done = 0
+        self.notifier: Notifier | None = None  # hit notifications, when configured (api_engine.service.notify)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -498,6 +500,7 @@ class Pipeline:
             rescreener = asyncio.create_task(self._rescreen_loop())
             changes = asyncio.create_task(self._iapi_changes_loop())
             budget = asyncio.create_task(self._budget_loop())
+            self._start_notifier()
             try:
                 await self._fetch_loop()
             finally:
@@ -506,6 +509,8 @@ class Pipeline:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                if self.notifier is not None:  # what the drained records raised, within the rest of the time
+                    await self.notifier.close(self.settings.shutdown_timeout_s * 0.15)
                 if self._failure is None:
                     try:
                         await self._commit(final=True)
@@ -624,6 +629,19 @@ class Pipeline:
         await asyncio.gather(*futures)
         for o in outputs:
             _account(o)
+        if self.notifier is not None:  # stored and acknowledged: a re-screen's hits notify like any other
+            self.notifier.offer(outputs)
+
+    def _start_notifier(self) -> None:
+        """Hit notifications off the per-record path: a queue and a task of their own (none when not configured)."""
+        store = getattr(self.processor, "store", None)
+        if store is None:
+            return
+        from api_engine.service.notify import Notifier
+
+        self.notifier = Notifier.from_settings(self.settings, store, worker=self.worker)
+        if self.notifier is not None:
+            self.notifier.start()
 
     async def _probe_loop(self) -> None:
         """Ask the broker for metadata every second: readiness follows the broker even when idle."""
@@ -725,6 +743,8 @@ class Pipeline:
         if attempt:
             self.broker.mark_up()
         outcomes = {_account(o) for o in outputs}
+        if self.notifier is not None:  # durable in the store and acknowledged by the broker
+            self.notifier.offer(outputs)
         RECORDS.labels(next((o for o in ("dead_letter", "rejected") if o in outcomes), "ok")).inc()
         RECORD_LATENCY.observe(time.monotonic() - fetched)
         tracker = self._trackers.get(tp)

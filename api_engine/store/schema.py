@@ -518,3 +518,17 @@ rule_sets = Table(
 )
 
 ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the rule sets
+
+# ---- notifications (revision 0012): one row per alert event and channel ------------------------------------------
+# Owned by api_engine/service/notify.py. A replayed record hands the same alert events to the notifier again; a row
+# that says sent (or failed after its last attempt) keeps it from notifying twice. References only: no recipient.
+notifications = Table(
+    "notifications", metadata,
+    Column("event_id", String(64), primary_key=True),  # the alert event's id
+    Column("channel", String(16), primary_key=True),  # email | webhook
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("sent_at", Stamp),
+)
+
+ALL_TABLES = tuple(metadata.sorted_tables)  # again, with the notifications
