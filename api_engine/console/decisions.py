@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.crypto import reveal_traveller
 from api_engine.service.iapi_changes import request_change
+from api_engine.service.severity import severity
 from api_engine.store.schema import allowlist, hit_decisions, hits, travellers
 from api_engine.store.store import now
 from parsers.profile import load_profile
@@ -38,7 +39,6 @@ from watchlists.screener import traveller_fingerprint
 
 from .auth import Forbidden, Principal
 from .models import DecisionResult
-from .queries import severity
 from .state import ConsoleState
 
 log = logging.getLogger("api_engine.console.decisions")

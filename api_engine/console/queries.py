@@ -22,6 +22,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.crypto import Keyring, reveal_traveller
+from api_engine.service.severity import severity
 from api_engine.store import Store
 from api_engine.store.schema import (
     hit_decisions,
@@ -87,18 +88,6 @@ def timepoint(utc: datetime | str | None, airport: str | None) -> TimePoint:
                      text=f"{local:%Y-%m-%d %H:%M} {airport} ({local:%Z}) · {at:%H:%M} UTC")
 
 
-SEVERITIES: tuple[Literal["high", "medium", "low"], ...] = ("high", "medium", "low")
-
-
-def severity(score: float, category: str | None, declared: str | None = None) -> Literal["high", "medium", "low"]:
-    """The severity a targeting rule declared (`hits.severity`) when there is one; otherwise high: a listed
-    document, or score ≥ 0.95; medium: ≥ 0.90; low: below (yet over the list's threshold)."""
-    for known in SEVERITIES:
-        if declared == known:
-            return known
-    if category == "document" or score >= 0.95:
-        return "high"
-    return "medium" if score >= 0.90 else "low"
 
 
 def initials(surname: str | None, given_names: str | None) -> str:

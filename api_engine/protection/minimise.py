@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["Consumer", "consumers", "minimise", "minimise_model"]
+__all__ = ["Consumer", "carry_tree", "consumers", "keep", "minimise", "minimise_model", "policy"]
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,23 @@ class Consumer:
 
 
 @cache
+def policy() -> dict[str, Any]:
+    """The minimisation policy file as data: `[consumer.*]` for the topics, `[channel.*]` for notifications."""
+    text = resources.files("api_engine.protection.policies").joinpath("minimisation.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@cache
 def consumers() -> dict[str, Consumer]:
     """The declared consumers by output kind (manifests, alerts)."""
-    text = resources.files("api_engine.protection.policies").joinpath("minimisation.toml").read_text(encoding="utf-8")
     out = {}
-    for name, c in tomllib.loads(text)["consumer"].items():
+    for name, c in policy()["consumer"].items():
         out[c["kind"]] = Consumer(name=name, kind=c["kind"], topic=c["topic"], audience=c["audience"],
                                   legal_basis=c["legal_basis"], carry=tuple(c["carry"]))
     return out
 
 
-def _tree(paths: tuple[str, ...]) -> dict[str, Any]:
+def carry_tree(paths: tuple[str, ...]) -> dict[str, Any]:
     """"a.b", "a[].c" -> {"a": {"b": {}, "c": {}}} (a list's items share the sub-tree)."""
     root: dict[str, Any] = {}
     for path in paths:
@@ -55,17 +61,19 @@ def _tree(paths: tuple[str, ...]) -> dict[str, Any]:
 @cache
 def _compiled(kind: str) -> dict[str, Any] | None:
     c = consumers().get(kind)
-    return _tree(c.carry) if c else None
+    return carry_tree(c.carry) if c else None
 
 
-def _keep(value: Any, tree: dict[str, Any]) -> Any:
+def keep(value: Any, tree: dict[str, Any]) -> Any:
+    """`value` with only the declared paths of `tree` (`carry_tree`); a path without sub-paths keeps its value
+    whole, and a scalar where the policy names sub-fields keeps nothing."""
     if not tree:
         return value
     if isinstance(value, list):
-        return [_keep(v, tree) for v in value]
+        return [keep(v, tree) for v in value]
     if isinstance(value, dict):
-        return {k: _keep(v, tree[k]) for k, v in value.items() if k in tree}
-    return value
+        return {k: keep(v, tree[k]) for k, v in value.items() if k in tree}
+    return None
 
 
 def minimise(kind: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +81,7 @@ def minimise(kind: str, event: dict[str, Any]) -> dict[str, Any]:
     tree = _compiled(kind)
     if tree is None:
         return event
-    kept: dict[str, Any] = _keep(event, tree)
+    kept: dict[str, Any] = keep(event, tree)
     return kept
 
 

@@ -28,12 +28,10 @@ import random
 import smtplib
 import ssl
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import cache
-from importlib import resources
 from typing import Any, Protocol
 
 import httpx
@@ -42,6 +40,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api_engine.protection.audit import AuditTrail
+from api_engine.protection.minimise import carry_tree, keep, policy
 from api_engine.settings import Settings
 from api_engine.store import Store
 from api_engine.store.schema import hits, notifications, travellers
@@ -79,36 +78,19 @@ class ChannelPolicy:
 @cache
 def channel_policies() -> dict[str, ChannelPolicy]:
     """The `[channel.*]` declarations of the minimisation policy."""
-    text = resources.files("api_engine.protection.policies").joinpath("minimisation.toml").read_text(encoding="utf-8")
     return {name: ChannelPolicy(name=name, audience=c["audience"], legal_basis=c["legal_basis"],
                                 carry=tuple(c["carry"]))
-            for name, c in tomllib.loads(text).get("channel", {}).items()}
+            for name, c in policy().get("channel", {}).items()}
 
 
 @cache
 def _tree(channel: str) -> dict[str, Any]:
-    """"a.b", "a[].c" -> {"a": {"b": {}, "c": {}}}; a path without sub-paths keeps its value whole."""
-    root: dict[str, Any] = {}
-    for path in channel_policies()[channel].carry:
-        node = root
-        for part in path.replace("[]", "").split("."):
-            node = node.setdefault(part, {})
-    return root
-
-
-def _keep(value: Any, tree: dict[str, Any]) -> Any:
-    if not tree:
-        return value
-    if isinstance(value, list):
-        return [_keep(v, tree) for v in value]
-    if isinstance(value, dict):
-        return {k: _keep(v, tree[k]) for k, v in value.items() if k in tree}
-    return None  # a scalar where the policy expects an object: nothing of it is declared
+    return carry_tree(channel_policies()[channel].carry)
 
 
 def carried(channel: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The notification document as `channel` may carry it; a channel without a declaration raises KeyError."""
-    kept: dict[str, Any] = _keep(doc, _tree(channel))
+    kept: dict[str, Any] = keep(doc, _tree(channel))
     return kept
 
 
@@ -274,7 +256,7 @@ class Notifier:
         unknown = [c.name for c in channels if c.name not in channel_policies()]
         if unknown:  # fail closed: a channel nobody declared carries nothing, so it does not start
             raise ValueError(f"no [channel.{unknown[0]}] declaration in the minimisation policy")
-        from api_engine.console.queries import severity  # the console's rule, so both say the same
+        from api_engine.service.severity import severity  # the console's rule, so both say the same
 
         self._severity: Callable[[float, str | None, str | None], str] = severity
         self.settings, self.store, self.channels, self.worker = settings, store, list(channels), worker
