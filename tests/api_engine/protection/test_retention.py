@@ -282,3 +282,34 @@ async def test_the_service_runs_the_retention_job_on_its_own_clock(tmp_path: Pat
     finally:
         stop.set()
         await store.close()
+
+
+async def test_a_decision_taken_while_retention_looks_for_due_travellers_commits_at_once_and_is_respected(
+        loaded: Processor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finding the due travellers scans the store (about 20 s at 4.5 million): the run must not hold the write
+    lock meanwhile, or every worker's commit (and an officer's decision) waits for it. And what changed meanwhile
+    counts: a hit escalated between the scan and the deletion holds its traveller (case rules, not border)."""
+    from api_engine.protection import retention
+
+    store, ring = loaded.store, loaded.keyring
+    hit_values = identifying_values(PAX, surname=HIT_SURNAME)
+    async with store.transaction() as conn:
+        await conn.execute(update(hits).values(status="open"))  # not held: due on the border clock
+    find = retention._due_batch
+    waited: list[float] = []
+
+    async def officer_decides_meanwhile(*args: Any, **kwargs: Any) -> list[int]:
+        found = await find(*args, **kwargs)
+        started = asyncio.get_running_loop().time()
+        async with store.transaction() as conn:  # would wait for the run's lock if it held one
+            await conn.execute(update(hits).values(status="escalated"))
+        waited.append(asyncio.get_running_loop().time() - started)
+        return found
+
+    monkeypatch.setattr(retention, "_due_batch", officer_decides_meanwhile)
+    later = await _latest_clock(store) + timedelta(hours=49)
+    report = await asyncio.wait_for(run_retention(store, load_policy(), now=later, keyring=ring,
+                                                  clock_override=WHAT_IF), 60)
+    assert waited and max(waited) < 5
+    assert report.counts["travellers_deleted"] > 0  # the others went
+    assert await leftovers(store, ring, hit_values) and await store.count("hits") == 1  # the escalated one stays
