@@ -91,9 +91,8 @@ async def _run(args: argparse.Namespace) -> int:
                 except EOFError:  # getpass fell back to an empty stdin
                     print(_NO_TERMINAL, file=sys.stderr)
                     return EXIT_USAGE
-                account = await add_user(store, args.name, args.role, password)
-                await auditor.record(actor=_actor(), action="user_add", subject=f"user:{account.name}",
-                                     purpose="account management", details={"role": account.role, "via": "cli"})
+                account = await add_user(store, args.name, args.role, password, auditor=auditor, actor=_actor(),
+                                         via="cli")
                 print(f"created {account.name} ({account.role})")
             else:
                 guard = SignInGuard(store, LocalPasswords(), auditor,

@@ -53,9 +53,12 @@ from .models import (
 router = APIRouter(prefix="/api")
 KEEPALIVE_S = 15.0
 RECHECK_SESSION_S = 5.0
+COUNTDOWN_S = 60.0  # the queue is sent again this often even unchanged, so "arrives in …" stays current
 
 
 Sort = Annotated[queries.SortKey, Query(description="severity (default), arrival or received")]
+ShowFilter = Annotated[queries.Show, Query(description="waiting (default: open, escalated, awaiting approval), "
+                                                       "open, escalated, decided (confirmed, dismissed) or all")]
 
 
 @router.get("/me", response_model=Me, tags=["session"])
@@ -70,17 +73,18 @@ async def openapi(request: Request, who: Anyone) -> JSONResponse:
 
 
 @router.get("/alerts", response_model=AlertQueue, tags=["alerts"])
-async def alerts(st: State, who: Officer, sort: Sort = "severity", flight: str | None = None) -> AlertQueue:
-    """Open, escalated and dismiss-pending hits, most severe first (or by arrival / received time), optionally
-    one flight."""
-    return await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
+async def alerts(st: State, who: Officer, sort: Sort = "severity", flight: str | None = None,
+                 show: ShowFilter = "waiting") -> AlertQueue:
+    """Open, escalated and dismiss-pending hits (or another filter: `show`), most severe first (or by arrival /
+    received time), optionally one flight."""
+    return await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight, show=show)
 
 
 @router.get("/alerts/stream", tags=["alerts"], response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "`event: queue` with an AlertQueue as data, whenever it changes"}})
 async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "severity",
-                       flight: str | None = None) -> StreamingResponse:
+                       flight: str | None = None, show: ShowFilter = "waiting") -> StreamingResponse:
     """The alert queue as Server-Sent Events: the whole queue again on every change."""
     token = request.cookies.get(SESSION_COOKIE)
     session = await current_session(request)
@@ -96,15 +100,15 @@ async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "
 
     async def queue_events() -> AsyncIterator[str]:
         last: tuple[Any, ...] | None = None
-        quiet = since_check = 0.0
+        quiet = since_check = since_sent = 0.0
         poll = st.config.poll_interval_s
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
             version = await queries.queue_version(st.store)
-            if version != last:
-                queue = await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
+            if version != last or since_sent >= COUNTDOWN_S:  # unchanged, it still comes each minute: countdowns
+                queue = await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight, show=show)
                 yield f"event: queue\ndata: {queue.model_dump_json()}\n\n"
-                last, quiet = version, 0.0
+                last, quiet, since_sent = version, 0.0, 0.0
             elif quiet >= KEEPALIVE_S:
                 yield ": keep-alive\n\n"
                 quiet = 0.0
@@ -117,6 +121,7 @@ async def alert_stream(request: Request, st: State, who: Officer, sort: Sort = "
             await asyncio.sleep(poll)
             quiet += poll
             since_check += poll
+            since_sent += poll
 
     return StreamingResponse(events(), media_type="text/event-stream", background=BackgroundTask(release),
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -271,9 +276,8 @@ async def list_users(st: State, who: Admin) -> list[UserRow]:
 
 @router.post("/users", response_model=UserRow, status_code=201, tags=["users"])
 async def add_user(body: NewUser, st: State, who: Admin) -> UserRow:
-    account = await users.add_user(st.store, body.name, body.role, body.password)
-    await st.auditor.record(actor=who.name, action="user_add", subject=f"user:{account.name}",
-                            purpose="account management", details={"role": account.role})
+    account = await users.add_user(st.store, body.name, body.role, body.password, auditor=st.auditor,
+                                   actor=who.name, via="api")
     return UserRow(name=account.name, role=account.role, identity_provider=account.identity_provider,
                    active=account.active)
 

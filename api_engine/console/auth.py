@@ -48,6 +48,8 @@ from .auditing import Auditor, AuditUnavailable
 log = logging.getLogger("api_engine.console.auth")
 
 ROLES = ("officer", "supervisor", "auditor", "admin")
+SIGN_IN_FAILED = "auth.sign_in_failed"  # audit action of a refused sign-in (wrong password, unknown name, pause)
+UNKNOWN_ACCOUNT = "user:(unknown account)"  # the subject when the name typed is no account: it may be a password
 SESSION_COOKIE = "apie_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
@@ -257,7 +259,7 @@ class SignInGuard:
         paused, until, counts = await self._charge(keys, stamp)
         if paused is not None and until is not None:
             log.info("sign-in refused: reason=paused scope=%s", paused)
-            await self._audit("sign_in_failed", username, address, {"reason": "paused", "scope": paused})
+            await self._audit(SIGN_IN_FAILED, username, address, {"reason": "paused", "scope": paused})
             return SignInOutcome(None, paused=paused, retry_after=max(1, math.ceil((until - stamp).total_seconds())))
         account = await self.identity.authenticate(self.store, {"username": username, "password": password})
         if account is not None:
@@ -265,7 +267,7 @@ class SignInGuard:
             return SignInOutcome(account)
         reason = await self._reason(username)
         log.info("sign-in refused: reason=%s", reason)
-        await self._audit("sign_in_failed", username, address, {"reason": reason, "failures": counts["account"],
+        await self._audit(SIGN_IN_FAILED, username, address, {"reason": reason, "failures": counts["account"],
                                                                 "address_failures": counts["address"]})
         for _, scope, limit in keys:
             if counts[scope] >= limit:
@@ -340,7 +342,7 @@ class SignInGuard:
         if username is None:
             subject = f"address:{address[:64]}"
         else:
-            subject = f"user:{username}" if await self._reason(username) != "unknown user" else "user:(unknown)"
+            subject = f"user:{username}" if await self._reason(username) != "unknown user" else UNKNOWN_ACCOUNT
         try:
             await self.auditor.record(actor="(not signed in)", action=action, subject=subject, purpose="access",
                                       details={"client_ip": address[:64], **details})

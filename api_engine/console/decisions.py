@@ -86,7 +86,8 @@ def allowed_for(state: HitState, who: Principal) -> list[str]:
     if who.role not in OFFICERS:
         return []
     if state.status == "open":
-        return ["confirm", "dismiss", "escalate"]
+        # Escalating hands the hit to a supervisor: a supervisor is not offered it (see `permitted`).
+        return ["confirm", "dismiss", "escalate"] if who.role == "officer" else ["confirm", "dismiss"]
     if who.role != "supervisor" or who.name in state.escalated_by:
         return []  # escalated or pending: a supervisor, never one who escalated it
     if state.status == "escalated":
@@ -95,6 +96,15 @@ def allowed_for(state: HitState, who: Principal) -> list[str]:
     if second_person and (state.status == PENDING or (state.status == "dismissed" and state.clearance == "pending")):
         return ["approve", "reject"]
     return []
+
+
+def permitted(state: HitState, who: Principal) -> list[str]:
+    """What `decide` accepts: the decisions offered, and a supervisor's escalation of an open hit, which the
+    pages do not offer but a client of the JSON API may send to leave the hit to another supervisor."""
+    offered = allowed_for(state, who)
+    if state.status == "open" and who.role == "supervisor":
+        return [*offered, "escalate"]
+    return offered
 
 
 def hit_state(status: str, severity_: str, history: Iterable[Any], clearance: str | None) -> HitState:
@@ -189,7 +199,7 @@ async def decide(st: ConsoleState, hit_id: int, decision: str, comment: str, who
         t = (await conn.execute(select(travellers).where(travellers.c.id == hit.traveller_id))).one()
         print_ = fingerprint(reveal_traveller(dict(t._mapping), st.keyring))
         state = await load_state(conn, hit, print_)
-        if decision not in allowed_for(state, who):
+        if decision not in permitted(state, who):
             raise _refusal(state, decision, who)
         stamp = now()
         clearance = state.clearance

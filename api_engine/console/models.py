@@ -51,6 +51,8 @@ class AlertRow(BaseModel):
     flight_id: str | None = None
     route: str = ""
     arrival: TimePoint
+    arrives_in: str = Field(default="", description="from the scheduled arrival (UTC) as of the answer: "
+                            "'arrives in 2 h 10 min' or 'landed 35 min ago'")
     received: TimePoint
     entry_removed_at: TimePoint | None = Field(default=None, description="when the entry left its list; the hit "
                                                "stays open and is decided as usual")
@@ -63,7 +65,20 @@ class AlertQueue(BaseModel):
     open: int
     escalated: int
     pending: int = Field(default=0, description="dismissals of high-severity hits waiting for a second person")
+    decided: int = Field(default=0, description="hits confirmed or dismissed")
+    counts: dict[str, int] = Field(default_factory=dict, description="hits per filter: waiting (open, escalated "
+                                   "and awaiting approval), open, escalated, decided, all")
+    show: str = Field(default="waiting", description="the filter these alerts were chosen by")
     generated: TimePoint
+
+
+class FindingNote(BaseModel):
+    """A finding about a list, in an officer's words; the rule id and the technical message in `detail`."""
+
+    rule: str | None = None
+    severity: Literal["error", "warning", "note"]
+    summary: str
+    detail: str
 
 
 class FlightRow(BaseModel):
@@ -76,13 +91,16 @@ class FlightRow(BaseModel):
     complete: bool
     departure: TimePoint
     arrival: TimePoint
+    arrives_in: str = ""
     passengers: int
     crew: int
     declared_passengers: int | None = None
     declared_crew: int | None = None
     hits_open: int = 0
     hits_total: int = 0
-    findings: list[str] = []
+    findings: list[str] = Field(default=[], description="rule id and message of each finding")
+    notes: list[FindingNote] = []
+    findings_summary: str = Field(default="", description="'1 error · 2 notes': how many of each weight")
 
 
 class TravellerMinimal(BaseModel):
@@ -119,6 +137,7 @@ class FullViewRequest(BaseModel):
 
 class Feature(BaseModel):
     feature: str
+    label: str = Field(default="", description="the feature in words ('date of birth' for date_of_birth)")
     outcome: str
     contribution: float
     detail: str
@@ -135,6 +154,11 @@ class EntryView(BaseModel):
     nationalities: builtins.list[str]
     gender: str | None = None
     documents: builtins.list[str]
+    source_ref: str | None = Field(default=None, description="the source's own reference (e.g. the UN number)")
+    notes: builtins.list[str] = Field(default_factory=builtins.list, description="what the list notes on the "
+                                      "entry's documents and names")
+    list_version: str | None = None
+    list_loaded: str | None = Field(default=None, description="when the console loaded this version of the list")
 
 
 class DecisionRow(BaseModel):
@@ -159,6 +183,7 @@ class RuleOrigin(BaseModel):
 
 
 class HitDetail(BaseModel):
+    title: str = Field(default="", description="'High hit on UN list · XX123 LHR → JFK'")
     alert: AlertRow
     traveller: TravellerFull
     explanation: list[Feature]
@@ -313,12 +338,48 @@ class WatchlistsPage(BaseModel):
                             "recent changes, re-screen runs")
 
 
+class RetentionRuleRow(BaseModel):
+    """One rule of the retention policy in force, in words."""
+
+    category: str
+    lane: str
+    clock: str
+    depersonalise_after: str | None = None
+    delete_after: str | None = None
+    source: str = ""
+
+
+class RetentionRunRow(BaseModel):
+    at: str
+    actor: str
+    dry_run: bool
+    counts: dict[str, int]
+
+
+class RetentionBacklogRow(BaseModel):
+    category: str
+    lane: str
+    depersonalised: int
+    deleted: int
+
+
+class RetentionStatus(BaseModel):
+    """The policy in force, the last runs and what falls due in the next `horizon_hours`."""
+
+    policy_file: str
+    rules: list[RetentionRuleRow]
+    runs: list[RetentionRunRow]
+    backlog: list[RetentionBacklogRow]
+    horizon_hours: int
+    as_of: TimePoint
+
+
 class AuditPage(BaseModel):
     available: bool
     verification: dict[str, object] | None = None
     recent: list[dict[str, object]] = []
     purges: list[dict[str, object]] = []
-    retention: dict[str, object] | None = None
+    retention: RetentionStatus | None = None
     retention_note: str = ""
 
 

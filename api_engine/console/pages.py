@@ -40,6 +40,8 @@ from .users import AccountError
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("api_engine.console.pages")
 
+QUEUE_FILTERS = [("waiting", "Waiting"), ("open", "Open"), ("escalated", "Escalated"), ("decided", "Decided"),
+                 ("all", "All")]
 HOME = {"officer": "/alerts", "supervisor": "/alerts", "auditor": "/audit", "admin": "/admin/users"}
 NAV = [("/alerts", "Alert queue", OFFICERS), ("/flights", "Flights", OFFICERS),
        ("/watchlists", "Watchlists", LIST_MANAGERS), ("/rules", "Targeting rules", RULE_EDITORS),
@@ -148,9 +150,10 @@ async def home(who: Anyone) -> Response:
 
 @router.get("/alerts", response_class=HTMLResponse)
 async def alerts(request: Request, st: State, who: Officer, sort: queries.SortKey = "severity",
-                 flight: str | None = None, done: int | None = None) -> HTMLResponse:
-    queue = await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight)
-    return render(request, "alerts.html", who, queue=queue, sort=sort, flight=flight or "", done=done)
+                 flight: str | None = None, show: queries.Show = "waiting", done: int | None = None) -> HTMLResponse:
+    queue = await queries.alert_queue(st.store, st.keyring, sort=sort, flight=flight, show=show)
+    return render(request, "alerts.html", who, queue=queue, sort=sort, flight=flight or "", show=show, done=done,
+                  filters=QUEUE_FILTERS)
 
 
 @router.get("/flights", response_class=HTMLResponse)
@@ -243,11 +246,10 @@ async def users_page(request: Request, st: State, who: Admin, error: str | None 
 async def users_add(request: Request, st: State, who: Admin, name: Annotated[str, Form()],
                     role: Annotated[str, Form()], password: Annotated[str, Form()]) -> Response:
     try:
-        account = await users.add_user(st.store, name, role, password)
+        account = await users.add_user(st.store, name, role, password, auditor=st.auditor, actor=who.name,
+                                       via="console")
     except AccountError as exc:
         return RedirectResponse(f"/admin/users?error={quote(str(exc))}", status_code=303)
-    await st.auditor.record(actor=who.name, action="user_add", subject=f"user:{account.name}",
-                            purpose="account management", details={"role": account.role})
     return RedirectResponse(f"/admin/users?added={quote(account.name)}", status_code=303)
 
 

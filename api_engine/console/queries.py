@@ -13,7 +13,7 @@ category, documented in docs/console.md, so officers can predict it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -40,6 +40,7 @@ from api_engine.store.schema import (
 )
 from api_engine.store.store import now
 from parsers._codelists import airport_tz
+from parsers.rules import RULES
 
 from .models import (
     AlertQueue,
@@ -47,6 +48,7 @@ from .models import (
     DecisionRow,
     EntryView,
     Feature,
+    FindingNote,
     FlightRow,
     HitDetail,
     IapiAnswer,
@@ -64,6 +66,12 @@ from .models import (
 
 QUEUE_STATUSES = ("open", "escalated", "dismiss_pending")  # a proposed dismissal stays until a second person approves
 SortKey = Literal["severity", "arrival", "received"]
+DECIDED_STATUSES = ("confirmed", "dismissed")
+# The queue's filters: what waits for someone (the default), one status of it, what was decided, or both.
+Show = Literal["waiting", "open", "escalated", "decided", "all"]
+SHOW_STATUSES: dict[str, tuple[str, ...]] = {"waiting": QUEUE_STATUSES, "open": ("open",),
+                                             "escalated": ("escalated",), "decided": DECIDED_STATUSES,
+                                             "all": (*QUEUE_STATUSES, *DECIDED_STATUSES)}
 DOCUMENTS = {"745": "passengers", "250": "crew"}
 
 
@@ -88,6 +96,25 @@ def timepoint(utc: datetime | str | None, airport: str | None) -> TimePoint:
                      text=f"{local:%Y-%m-%d %H:%M} {airport} ({local:%Z}) · {at:%H:%M} UTC")
 
 
+def _span_words(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h" if hours else f"{days} days"
+
+
+def countdown(arrival: datetime | None, at: datetime | None = None) -> str:
+    """"arrives in 2 h 10 min" or "landed 35 min ago" from the scheduled arrival (UTC), as of `at` (now)."""
+    if arrival is None:
+        return ""
+    left = arrival - (at or now())
+    if abs(left) < timedelta(minutes=1):
+        return "arriving now"
+    return f"arrives in {_span_words(left)}" if left > timedelta(0) else f"landed {_span_words(-left)} ago"
 
 
 def initials(surname: str | None, given_names: str | None) -> str:
@@ -138,7 +165,8 @@ def _alert_row(row: Any, keyring: Keyring) -> AlertRow:
         threshold=r.threshold, list=r.list, entry_id=r.entry_id, category=r.category, traveller_ref=r.ref,
         surname=r.surname, given_names=r.given_names, nationality=r.nationality, date_of_birth=r.date_of_birth,
         role=r.role, manifest_uid=r.uid, flight_key=r.flight_key, flight_id=flight.flight_id, route=flight.route,
-        arrival=flight.arrival, received=timepoint(r.created_at, flight.arr_airport))
+        arrival=flight.arrival, arrives_in=countdown(flight.arrival.utc),
+        received=timepoint(r.created_at, flight.arr_airport))
 
 
 _SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
@@ -154,17 +182,23 @@ def _sort(rows: list[AlertRow], sort: SortKey) -> list[AlertRow]:
 
 
 async def alert_queue(store: Store, keyring: Keyring, *, sort: SortKey = "severity", flight: str | None = None,
-                      limit: int = 500) -> AlertQueue:
-    """Open, escalated and dismiss-pending hits, of any version of their list; `flight` matches the flight id or
-    key (prefix)."""
-    query = _alert_select().where(hits.c.status.in_(QUEUE_STATUSES))  # a newer version never hides a hit
-    if flight:
-        query = query.where(manifests.c.flight_key.startswith(flight.strip().upper(), autoescape=True))
+                      show: Show = "waiting", limit: int = 500) -> AlertQueue:
+    """The hits of one filter (`show`, default: every hit that waits for someone, of any version of its list),
+    with the count of every filter; `flight` matches the flight id or key (prefix)."""
+    flight_key = flight.strip().upper() if flight else ""
+    query = _alert_select().where(hits.c.status.in_(SHOW_STATUSES[show]))  # a newer version never hides a hit
+    counting = select(hits.c.status, func.count()).select_from(
+        hits.join(manifests, manifests.c.id == hits.c.manifest_id)).group_by(hits.c.status)
+    if flight_key:
+        query = query.where(manifests.c.flight_key.startswith(flight_key, autoescape=True))
+        counting = counting.where(manifests.c.flight_key.startswith(flight_key, autoescape=True))
     async with store.engine.connect() as conn:
         rows = [_alert_row(r, keyring) for r in await conn.execute(query.order_by(hits.c.id.desc()).limit(limit))]
-    return AlertQueue(alerts=_sort(rows, sort), open=sum(a.status == "open" for a in rows),
-                      escalated=sum(a.status == "escalated" for a in rows),
-                      pending=sum(a.status == "dismiss_pending" for a in rows), generated=timepoint(now(), None))
+        by_status: dict[str, int] = {status: int(n) for status, n in await conn.execute(counting)}
+    counts = {name: sum(by_status.get(s, 0) for s in statuses) for name, statuses in SHOW_STATUSES.items()}
+    return AlertQueue(alerts=_sort(rows, sort), open=by_status.get("open", 0),
+                      escalated=by_status.get("escalated", 0), pending=by_status.get("dismiss_pending", 0),
+                      decided=counts["decided"], counts=counts, show=show, generated=timepoint(now(), None))
 
 
 async def queue_version(store: Store) -> tuple[Any, ...]:
@@ -177,18 +211,45 @@ async def queue_version(store: Store) -> tuple[Any, ...]:
     return (h[0], h[1], d, m)
 
 
-async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) -> dict[str, list[str]]:
+# Short words for an officer; the rule id and the technical message stay in the note's `detail`.
+FINDING_SUMMARIES = {"ASM-PART-ORDER": "parts arrived out of order (reordered)",
+                     "ASM-PART-DUPLICATE": "a part was received twice", "ASM-PART-MISSING": "parts missing",
+                     "ASM-FINAL-MISSING": "last part not received yet",
+                     "ASM-CNT-MISMATCH": "traveller count differs from the parts",
+                     "ASM-HEADER-MISMATCH": "parts name different flights",
+                     "MAN-TWO-SENDERS": "two senders for this flight"}
+_SEVERITY_WORDS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def finding_note(rule: str | None, severity: str, message: str) -> FindingNote:
+    """A finding as an officer reads it: a short summary, its weight, and the rule id and message as detail."""
+    summary = FINDING_SUMMARIES.get(rule or "")
+    if rule == "ASM-PART-ORDER" and severity == "error":
+        summary = "a part is numbered after the last one"
+    if summary is None and rule in RULES:
+        title = RULES[rule].title
+        summary = title[:1].lower() + title[1:]
+    return FindingNote(rule=rule, severity=_SEVERITY_WORDS.get(severity, "note"), summary=summary or message,
+                       detail=f"{rule}: {message}" if rule else message)
+
+
+async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) -> dict[str, list[FindingNote]]:
     """Per manifest uid: the carrier's CONTRL verdict, assembly findings and count mismatches."""
-    out: dict[str, list[str]] = {r.uid: [] for r in rows}
+    out: dict[str, list[FindingNote]] = {r.uid: [] for r in rows}
     by_interchange: dict[int, list[str]] = {}
     for r in rows:
         by_interchange.setdefault(r.interchange_id, []).append(r.uid)
         if r.declared_passengers is not None and r.declared_passengers != r.passengers:
-            out[r.uid].append(f"CNT 42 declares {r.declared_passengers} passengers, list holds {r.passengers}")
+            out[r.uid].append(FindingNote(
+                severity="warning", summary=f"{r.declared_passengers} passengers declared, {r.passengers} listed",
+                detail=f"CNT 42 declares {r.declared_passengers} passengers, list holds {r.passengers}"))
         if r.declared_crew is not None and r.declared_crew != r.crew:
-            out[r.uid].append(f"CNT 41 declares {r.declared_crew} crew, list holds {r.crew}")
+            out[r.uid].append(FindingNote(
+                severity="warning", summary=f"{r.declared_crew} crew declared, {r.crew} listed",
+                detail=f"CNT 41 declares {r.declared_crew} crew, list holds {r.crew}"))
         if not r.complete:
-            out[r.uid].append("incomplete: parts still missing")
+            out[r.uid].append(FindingNote(severity="warning", summary="incomplete: parts still missing",
+                                          detail="incomplete: parts still missing"))
     if not by_interchange:
         return out
     await _two_senders(conn, rows, out)
@@ -202,14 +263,17 @@ async def _findings(conn: AsyncConnection, keyring: Keyring, rows: list[Any]) ->
         event = json.loads(keyring.decrypt_bytes(bytes(value), "output_events.value"))
         if kind == "acks" and not event.get("accepted", True):
             for uid in by_interchange.get(iid, []):
-                out[uid].append("carrier's interchange rejected in the CONTRL (validation errors)")
+                out[uid].append(FindingNote(
+                    severity="error", summary="carrier's message rejected (CONTRL)",
+                    detail="carrier's interchange rejected in the CONTRL (validation errors)"))
         elif kind == "manifests" and event.get("manifest_uid") in out:
-            out[event["manifest_uid"]] += [f"{f['rule']}: {f['message']}" for f in event.get("findings", [])
+            out[event["manifest_uid"]] += [finding_note(f["rule"], str(f.get("severity", "info")), f["message"])
+                                           for f in event.get("findings", [])
                                            if f["rule"] != "MAN-TWO-SENDERS"]  # _two_senders says it as it is now
     return out
 
 
-async def _two_senders(conn: AsyncConnection, rows: list[Any], out: dict[str, list[str]]) -> None:
+async def _two_senders(conn: AsyncConnection, rows: list[Any], out: dict[str, list[FindingNote]]) -> None:
     """A flight with current lists from more than one sender: said on each of them, the first one too.
 
     Only the same sender's later version replaces a list, so a second sender's list (a spoofed one, or
@@ -227,8 +291,10 @@ async def _two_senders(conn: AsyncConnection, rows: list[Any], out: dict[str, li
         m = mine.get(r.id)
         others = senders.get((m.flight_key, m.document_code, m.lane), set()) - {m.sender or "?"} if m else set()
         if m is not None and others:
-            out[r.uid].append(f"MAN-TWO-SENDERS: two senders for this flight: this list from {m.sender or '?'}, "
-                              f"another from {', '.join(sorted(others))}; neither replaces the other")
+            out[r.uid].append(finding_note(
+                "MAN-TWO-SENDERS", "warning",
+                f"two senders for this flight: this list from {m.sender or '?'}, another from "
+                f"{', '.join(sorted(others))}; neither replaces the other"))
 
 
 def _manifest_select() -> Any:
@@ -238,14 +304,28 @@ def _manifest_select() -> Any:
                   manifests.c.interchange_id)
 
 
-def _flight_row(r: Any, hit_counts: dict[int, tuple[int, int]], findings: dict[str, list[str]]) -> FlightRow:
+def _weights(notes: list[FindingNote]) -> str:
+    """'1 error · 2 notes': errors and warnings counted apart from mere notes."""
+    parts = []
+    for weight in ("error", "warning", "note"):
+        n = sum(x.severity == weight for x in notes)
+        if n:
+            parts.append(f"{n} {weight}{'' if n == 1 else 's'}")
+    return " · ".join(parts)
+
+
+def _flight_row(r: Any, hit_counts: dict[int, tuple[int, int]],
+                findings: dict[str, list[FindingNote]]) -> FlightRow:
     f = _Flight(r.header_json, r.flight_key)
     total, open_ = hit_counts.get(r.id, (0, 0))
+    notes = findings.get(r.uid, [])
     return FlightRow(manifest_uid=r.uid, flight_key=r.flight_key, flight_id=f.flight_id, route=f.route,
                      document=DOCUMENTS.get(r.document_code or "", r.document_code or "?"), version=r.version,
                      complete=r.complete, departure=f.departure, arrival=f.arrival, passengers=r.passengers,
                      crew=r.crew, declared_passengers=r.declared_passengers, declared_crew=r.declared_crew,
-                     hits_total=total, hits_open=open_, findings=findings.get(r.uid, []))
+                     hits_total=total, hits_open=open_, findings=[n.detail for n in notes], notes=notes,
+                     findings_summary=_weights(notes),
+                     arrives_in=countdown(f.arrival.utc))
 
 
 async def _hit_counts(conn: AsyncConnection, manifest_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -296,22 +376,45 @@ async def manifest(store: Store, keyring: Keyring, uid: str, *, full: bool) -> M
         per: dict[int, int] = {tid: n for tid, n in await conn.execute(
             select(hits.c.traveller_id, func.count()).where(hits.c.manifest_id == m.id)
             .group_by(hits.c.traveller_id))}
-    people = [_traveller(r, keyring, per.get(r.id, 0), full) for r in rows]
+    # Travellers with hits first (in list order), then everyone else: in a long list the hits are what an
+    # officer looks for.
+    people = sorted((_traveller(r, keyring, per.get(r.id, 0), full) for r in rows),
+                    key=lambda t: (t.hit_count == 0, t.position))
     return ManifestView(flight=_flight_row(m, counts, findings), full=full, travellers=people)
 
 
-def _entry_view(entry: Any) -> EntryView:
+FEATURE_LABELS = {"name": "name", "name_quality": "quality of the listed name", "date_of_birth": "date of birth",
+                  "nationality": "nationality", "gender": "sex", "document": "document number",
+                  "document_number": "document number", "document_country": "document's issuing country",
+                  "rule": "rule"}
+
+
+def feature_label(feature: str) -> str:
+    """The words an officer reads for an explanation's feature identifier (kept as the row's title)."""
+    return FEATURE_LABELS.get(feature, feature.replace("_", " "))
+
+
+def _entry_view(entry: Any, loaded: Any) -> EntryView:
+    """The entry with what its list says about it; `loaded`: the console's copy of the list (version, loaded)."""
+    notes = [f"document {d.number}: {d.note}" for d in entry.documents if getattr(d, "note", None)]
+    notes += [f"name {n.name}: {n.quality}" for n in entry.names if getattr(n, "quality", None)]
     return EntryView(list=entry.list, id=entry.id, category=str(entry.category),
                      names=[f"{n.name}" + ("" if n.kind == "primary" else f" ({n.kind})") for n in entry.names],
                      dates_of_birth=[str(d) for d in entry.dates_of_birth], nationalities=list(entry.nationalities),
                      gender=entry.gender,
-                     documents=[" ".join(p for p in (d.doc_type, d.number, d.country) if p) for d in entry.documents])
+                     documents=[" ".join(p for p in (d.doc_type, d.number, d.country) if p) for d in entry.documents],
+                     source_ref=getattr(entry, "source_ref", None), notes=notes,
+                     list_version=getattr(loaded, "version", None),
+                     list_loaded=timepoint(loaded.loaded_at, None).text if getattr(loaded, "loaded_at", None) else None)
 
 
 def allowed_decisions(status: str, role: str) -> list[str]:
-    """A first reading by role only; service.hit replaces it with decisions.allowed_for (the four-eyes rules)."""
-    if status == "open" and role in ("officer", "supervisor"):
+    """A first reading by role only; service.hit replaces it with decisions.allowed_for (the four-eyes rules).
+    Escalation hands a hit to a supervisor, so a supervisor is not offered it."""
+    if status == "open" and role == "officer":
         return ["confirm", "dismiss", "escalate"]
+    if status == "open" and role == "supervisor":
+        return ["confirm", "dismiss"]
     if status == "escalated" and role == "supervisor":
         return ["confirm", "dismiss"]
     return []
@@ -339,9 +442,10 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
     # a changed list file may hold the entry: waits a moment for it (a rule hit names no list entry)
     entry = await catalog.find(r.list, r.entry_id) if rule is None else None
     return HitDetail(
-        alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
-        explanation=[Feature(**f) for f in json.loads(keyring.decrypt_text(r.explanation, "hits.explanation") or "[]")],
-        entry=_entry_view(entry) if entry is not None else None,
+        title=hit_title(alert, rule), alert=alert, traveller=_traveller(t, keyring, int(count or 0), True),
+        explanation=[Feature(**f, label=feature_label(str(f.get("feature", ""))))
+                     for f in json.loads(keyring.decrypt_text(r.explanation, "hits.explanation") or "[]")],
+        entry=_entry_view(entry, catalog.lists.get(r.list)) if entry is not None else None,
         decisions=[DecisionRow(decision=d.decision, comment=d.comment, decided_by=d.decided_by, role=d.role,
                                decided_at=timepoint(d.decided_at, alert.arrival.airport)) for d in decisions],
         allowed=allowed_decisions(r.status, role), rule=rule,
@@ -350,6 +454,13 @@ async def hit_detail(store: Store, keyring: Keyring, catalog: Any, hit_id: int, 
 
 RULE_CATEGORY = "rule"
 RULE_LIST_PREFIX = "rules:"
+
+
+def hit_title(alert: AlertRow, rule: RuleOrigin | None) -> str:
+    """What a hit is at a glance: severity, list (or rule) and flight."""
+    flight = f"{alert.flight_id or alert.flight_key} {alert.route}".strip()
+    what = (f"rule {rule.rule} of {rule.rule_set}" if rule is not None else f"{alert.list} list")
+    return f"{alert.severity.capitalize()} hit {'by' if rule is not None else 'on'} {what} · {flight}"
 
 
 async def _rule_origin(conn: AsyncConnection, r: Any) -> RuleOrigin:

@@ -17,13 +17,16 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import UploadFile
 from starlette.types import Message
+
+from api_engine.protection import retention
+from api_engine.store.store import now
 
 from . import queries
 from .auth import Principal, RoleGate
@@ -35,6 +38,10 @@ from .models import (
     HitSummary,
     LiveLists,
     ManifestView,
+    RetentionBacklogRow,
+    RetentionRuleRow,
+    RetentionRunRow,
+    RetentionStatus,
     TravellerDetail,
     TravellerMinimal,
     TravellerSummary,
@@ -251,25 +258,65 @@ async def confirm_replacement(state: ConsoleState, who: Principal, upload_id: in
     return report
 
 
-def _retention() -> tuple[dict[str, Any] | None, str]:
-    """Retention status if api_engine.protection.retention exposes one (`status()` or `retention_status()`)."""
-    import importlib
+RETENTION_CATEGORIES = {"raw_message": "raw messages (bytes as received, parts, output copies)",
+                        "travellers": "traveller data (no held hit)",
+                        "case_travellers": "case data (traveller with a confirmed, escalated or pending-dismissal hit)",
+                        "audit_trail": "audit trail"}
+RETENTION_CLOCKS = {"receipt": "after receipt", "arrival": "after scheduled arrival",
+                    "departure": "after scheduled departure"}
+BACKLOG_HOURS = 24
 
+
+def _duration_words(value: timedelta | None) -> str | None:
+    """As the policy file says it: "48 h", "183 days", "5 years" (of 365 days)."""
+    if value is None:
+        return None
+    seconds = int(value.total_seconds())
+    for unit, size, least in (("year", 365 * 86400, 365 * 86400), ("day", 86400, 3 * 86400), ("h", 3600, 3600),
+                              ("min", 60, 60)):
+        if seconds % size == 0 and seconds >= least:
+            n = seconds // size
+            return f"{n} {unit}" if unit in ("h", "min") else f"{n} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} s"
+
+
+async def retention_status(state: ConsoleState) -> tuple[RetentionStatus | None, str]:
+    """The retention policy in force, its last runs (from the audit trail) and the next 24 hours' backlog,
+    counted with the job's own selections; read-only. A policy that cannot be loaded is said, not raised."""
+    path = state.settings.retention_policy
     try:
-        module = importlib.import_module("api_engine.protection.retention")
-    except ModuleNotFoundError:
-        return None, "api_engine.protection.retention is not installed"
-    for name in ("status", "retention_status", "describe"):
-        fn = getattr(module, name, None)
-        if callable(fn):
-            try:
-                value = fn()
-            except TypeError:
-                continue
-            if hasattr(value, "model_dump"):
-                value = value.model_dump()
-            return (value if isinstance(value, dict) else {"status": str(value)}), ""
-    return None, "api_engine.protection.retention exposes no status function"
+        policy = retention.load_policy(path)
+    except (OSError, ValueError, KeyError) as exc:
+        return None, f"the retention policy cannot be loaded ({type(exc).__name__}): {exc}"
+    rules = [RetentionRuleRow(category=RETENTION_CATEGORIES[category], lane=lane.replace("_", " "),
+                              clock=RETENTION_CLOCKS.get(rule.clock, rule.clock),
+                              depersonalise_after=_duration_words(rule.depersonalise_after),
+                              delete_after=_duration_words(rule.delete_after), source=rule.source)
+             for category, by_lane in (("raw_message", policy.raw_message), ("travellers", policy.traveller),
+                                       ("case_travellers", policy.case))
+             for lane, rule in by_lane.items()]
+    rules.append(RetentionRuleRow(category=RETENTION_CATEGORIES["audit_trail"], lane="all",
+                                  clock="after the entry is written",
+                                  delete_after=_duration_words(policy.audit_trail.delete_after),
+                                  source=policy.audit_trail.source))
+    runs: list[RetentionRunRow] = []
+    if state.auditor.available:
+        entries = [*await state.auditor.recent(limit=10, action="retention.run"),
+                   *await state.auditor.recent(limit=5, action="retention.dry_run")]
+        for e in sorted(entries, key=lambda e: int(e.get("seq") or 0), reverse=True)[:10]:
+            details = e.get("details") or {}
+            counts = details.get("counts") if isinstance(details, dict) else None
+            runs.append(RetentionRunRow(at=str(_plain({"at": e.get("at")})["at"]), actor=str(e.get("actor", "")),
+                                        dry_run=e.get("action") == "retention.dry_run",
+                                        counts={str(k): int(v) for k, v in (counts or {}).items()}))
+    at = now()
+    due = await retention.backlog(state.store, policy, now=at, horizon=timedelta(hours=BACKLOG_HOURS))
+    backlog = [RetentionBacklogRow(category=RETENTION_CATEGORIES[category], lane=lane.replace("_", " "),
+                                   depersonalised=n["depersonalised"], deleted=n["deleted"])
+               for (category, lane), n in due.items()]
+    return RetentionStatus(policy_file=str(path) if path else "packaged default (api_engine/protection/policies/"
+                           "retention.toml)", rules=rules, runs=runs, backlog=backlog, horizon_hours=BACKLOG_HOURS,
+                           as_of=queries.timepoint(at, None)), ""
 
 
 def _plain(entry: dict[str, Any]) -> dict[str, Any]:
@@ -284,7 +331,7 @@ def _plain(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 async def audit(state: ConsoleState) -> AuditPage:
-    retention, note = _retention()
+    retention, note = await retention_status(state)
     if not state.auditor.available:
         return AuditPage(available=False, retention=retention, retention_note=note)
     recent = [_plain(e) for e in await state.auditor.recent(limit=100)]

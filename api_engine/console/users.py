@@ -29,6 +29,7 @@ from .auditing import Auditor
 from .auth import ROLES, Account, SignInGuard, hash_password
 
 AccountAction = Literal["disable", "enable", "unlock"]
+CREATED = "users.created"  # the audit action of a new account, from every front door
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256
 MIN_SCORE = 3  # zxcvbn: 3 = "safely unguessable" (about 10^8 guesses and more) for an online attack
@@ -63,8 +64,13 @@ def check_password(password: str, *, name: str = "") -> None:
 
 
 async def add_user(store: Store, name: str, role: str, password: str | None, *,
-                   identity_provider: str = "local") -> Account:
-    """Create an account; local accounts need a password that passes `check_password`."""
+                   identity_provider: str = "local", auditor: Auditor | None = None, actor: str = "",
+                   via: str = "") -> Account:
+    """Create an account; local accounts need a password that passes `check_password`.
+
+    With an `auditor` the new account is recorded as `users.created` (actor, role and front door; never the
+    password) once it exists: a trail failing then raises AuditUnavailable and the account stays, so a caller
+    that must not create an unlogged account checks `auditor.trail` first."""
     if not _NAME.match(name):
         raise AccountError("a user name is 2-100 letters, digits or . _ @ -")
     if role not in ROLES:
@@ -81,6 +87,10 @@ async def add_user(store: Store, name: str, role: str, password: str | None, *,
                 created_at=now()).returning(console_users.c.id))).scalar_one()
     except IntegrityError as exc:
         raise AccountError(f"a user named {name!r} exists already") from exc
+    if auditor is not None:
+        await auditor.record(actor=actor or "(unknown)", action=CREATED, subject=f"user:{name}",
+                             purpose="account management",
+                             details={"role": role, "identity_provider": identity_provider, "via": via or "unknown"})
     return Account(id=new_id, name=name, role=role, identity_provider=identity_provider, active=True)
 
 

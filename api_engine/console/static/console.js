@@ -37,7 +37,8 @@ function renderQueue(table, queue, seen) {
   if (queue.alerts.length === 0) {
     const tr = document.createElement("tr");
     tr.className = "empty";
-    const td = text("td", "No open alerts. New ones appear here by themselves.");
+    const td = text("td", (queue.show || "waiting") === "waiting" ?
+      "No open alerts. New ones appear here by themselves." : "No hits here.");
     td.colSpan = 9;
     tr.append(td);
     body.append(tr);
@@ -48,11 +49,15 @@ function renderQueue(table, queue, seen) {
     tr.className = "sev-" + a.severity + (seen.size && !seen.has(a.hit_id) ? " fresh" : "");
     cell(tr, [text("span", a.severity, "badge sev-" + a.severity)]);
     cell(tr, [document.createTextNode(pct(a.score))], "num");
-    cell(tr, [text("b", a.surname || ""), document.createTextNode(", " + (a.given_names || "")), document.createElement("br"),
+    const main = document.createElement("a");
+    main.className = "main";
+    main.href = "/hits/" + a.hit_id;
+    main.append(text("b", a.surname || ""), document.createTextNode(", " + (a.given_names || "")));
+    cell(tr, [main, document.createElement("br"),
               text("small", (a.nationality || "?") + " · born " + (a.date_of_birth || "?") + " · " + a.role)]);
     cell(tr, [document.createTextNode(a.list + " : " + a.entry_id), document.createElement("br"), text("small", a.category || "")]);
     cell(tr, [text("b", a.flight_id || ""), document.createElement("br"), text("small", a.route)]);
-    cell(tr, [text("small", a.arrival.text)]);
+    cell(tr, [text("span", a.arrives_in || "", "countdown"), document.createElement("br"), text("small", a.arrival.text)]);
     cell(tr, [text("small", a.received.text)]);
     const st = [text("span", a.status, "status st-" + a.status)];
     if (a.entry_removed_at) st.push(document.createElement("br"), text("span", "entry removed from list", "badge entry-removed"));
@@ -67,6 +72,20 @@ function renderQueue(table, queue, seen) {
   const counts = document.getElementById("counts");
   if (counts) counts.textContent = queue.open + " open · " + queue.escalated + " escalated · " +
     (queue.pending || 0) + " awaiting approval";
+  for (const link of document.querySelectorAll("#queue-show a[data-show]")) {
+    const n = link.querySelector(".count");
+    if (n && queue.counts) n.textContent = String(queue.counts[link.dataset.show] || 0);
+  }
+}
+
+// A queue row (its hit) or a row with data-href opens like its link; the link inside it keeps the keyboard path.
+function clickableRows() {
+  document.addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-href], #queue tr[data-hit-id]");
+    if (!row || e.target.closest("a, button, input, select, textarea, label")) return;
+    if (window.getSelection && String(window.getSelection())) return;  // selecting text, not opening
+    window.location = row.dataset.href || "/hits/" + row.dataset.hitId;
+  });
 }
 
 function startQueue() {
@@ -90,4 +109,4 @@ function autoSubmitFilters() {
   if (sort) sort.addEventListener("change", () => sort.form.submit());
 }
 
-document.addEventListener("DOMContentLoaded", () => { startQueue(); autoSubmitFilters(); });
+document.addEventListener("DOMContentLoaded", () => { startQueue(); autoSubmitFilters(); clickableRows(); });

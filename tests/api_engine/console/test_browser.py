@@ -117,7 +117,7 @@ def test_planted_alert_arrives_live_is_explained_dismissed_and_audited(live_cons
     page.locator("#queue tr", has_text=PLANTED["surname"]).locator("text=Explain & decide").click()  # type: ignore[attr-defined]
     page.wait_for_selector("#explanation")  # type: ignore[attr-defined]
     features = page.inner_text("#explanation")  # type: ignore[attr-defined]
-    for feature in ("name", "date_of_birth", "nationality", "document"):
+    for feature in ("name", "date of birth", "nationality", "document number"):
         assert feature in features
     assert "NATIONAL : NAT-001" in page.inner_text("main")  # type: ignore[attr-defined]
     hit_id = page.url.rstrip("/").split("/")[-1]  # type: ignore[attr-defined]

@@ -119,7 +119,7 @@ def test_guessing_pauses_the_account_the_right_password_waits_for_the_back_off(
     assert attempt(other, "officer", PASSWORD).status_code == 303
 
     trail = as_auditor_sees_it(client)
-    failed = [e for e in trail if e["action"] == "sign_in_failed" and e["subject"] == "user:officer"]
+    failed = [e for e in trail if e["action"] == "auth.sign_in_failed" and e["subject"] == "user:officer"]
     reasons = [e["details"]["reason"] for e in failed]
     assert reasons.count("wrong password") == 7 and reasons.count("paused") == 3
     assert all(e["details"]["client_ip"] == "testclient" for e in failed)
@@ -156,7 +156,7 @@ def test_an_unknown_name_is_paused_exactly_like_a_real_one_and_never_stored(clie
     assert real == ghost == [401, 401, 401, 401, 401, 429]  # no way to tell which accounts exist
     entries = audit_entries(accounts_env)
     assert typed.lower() not in str(entries).lower()
-    assert any(e["action"] == "sign_in_lockout" and e["subject"] == "user:(unknown)" for e in entries)
+    assert any(e["action"] == "sign_in_lockout" and e["subject"] == "user:(unknown account)" for e in entries)
 
     async def throttle_table(store: Store) -> str:
         async with store.engine.connect() as conn:
@@ -206,7 +206,7 @@ async def test_a_burst_of_parallel_guesses_is_counted_before_the_passwords_are_c
         assert await one(PASSWORD) == 303
         store = app.state.console.store
         checked = [e for e in await AuditTrail(store).recent(100)
-                   if e.action == "sign_in_failed" and e.details["reason"] == "wrong password"]
+                   if e.action == "auth.sign_in_failed" and e.details["reason"] == "wrong password"]
     assert len(checked) == 5
 
 
@@ -269,5 +269,5 @@ def test_accounts_made_and_changed_on_the_command_line_are_audited(
     assert "last active admin" in capsys.readouterr().err
 
     entries = [(e["actor"], e["action"], e["subject"]) for e in reversed(audit_entries(accounts_env))]
-    assert entries == [("cli:ops-jane", "user_add", "user:carol"), ("cli:ops-jane", "user_unlock", "user:carol"),
+    assert entries == [("cli:ops-jane", "users.created", "user:carol"), ("cli:ops-jane", "user_unlock", "user:carol"),
                        ("cli:ops-jane", "user_disable", "user:carol")]
