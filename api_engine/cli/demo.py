@@ -260,6 +260,7 @@ def write_config(settings: Settings) -> Path:
 
 async def demo_accounts(settings: Settings) -> list[tuple[str, str, str | None]]:
     """An officer and a supervisor with fresh passwords (None: the account existed, its password is unchanged)."""
+    from api_engine.console.auditing import Auditor
     from api_engine.console.users import add_user, list_users
     from api_engine.store import Store
 
@@ -272,7 +273,7 @@ async def demo_accounts(settings: Settings) -> list[tuple[str, str, str | None]]
                 out.append((name, role, None))
                 continue
             password = secrets.token_urlsafe(12)
-            await add_user(store, name, role, password)
+            await add_user(store, name, role, password, auditor=Auditor(store), actor="demo", via="demo")
             out.append((name, role, password))
     finally:
         await store.close()
