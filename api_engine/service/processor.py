@@ -257,17 +257,23 @@ class Processor:
             batch = [q for q in self._queued if q[2] == source][:self.settings.max_batch]
             taken = {id(q) for q in batch}
             self._queued = [q for q in self._queued if id(q) not in taken]
-            try:
-                results = await self.process_batch([(v, k) for v, k, *_ in batch], source=source,
-                                                   identities=[who for _, _, _, who, _ in batch])
-            except Exception as exc:  # an outage: every caller of the batch gets it (and retries or answers 503)
-                for *_, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (*_, done), events in zip(batch, results, strict=True):
-                if not done.done():  # a caller that went away (a carrier that hung up) is not waited for
-                    done.set_result(events)
+            # Taken together, then one by one if that failed: one carrier's record that breaks processing
+            # must fail only its own request, never the others' that happened to arrive with it.
+            for group in ([batch] if len(batch) == 1 else [batch, *([q] for q in batch)]):
+                try:
+                    results = await self.process_batch([(v, k) for v, k, *_ in group], source=source,
+                                                       identities=[who for _, _, _, who, _ in group])
+                except Exception as exc:  # an outage (the caller retries or answers 503), or this record's fault
+                    if len(group) == 1:
+                        done = group[0][4]
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (*_, done), events in zip(group, results, strict=True):
+                    if not done.done():  # a caller that went away (a carrier that hung up) is not waited for
+                        done.set_result(events)
+                if group is batch:
+                    break
 
     async def process_batch(self, records: Sequence[tuple[bytes, bytes | None]], *,
                             source: str = "kafka", origins: Sequence[Origin] | None = None,

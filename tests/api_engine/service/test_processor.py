@@ -422,3 +422,29 @@ async def test_a_transaction_never_shares_the_process_with_a_preparation(tmp_pat
     assert [len(r) for r in results] == [3, 3] and len(preparing) == 6 and len(writing) == 2
     overlaps = [(w, c) for w in writing for c in preparing if c[0] < w[1] and w[0] < c[1]]
     assert overlaps == []
+
+
+class _BreaksOnKowalski:
+    """Screening that fails on one traveller: a fault of one record (as a bug or a pathological input would be)."""
+
+    def screen(self, manifest: Manifest) -> list[Any]:
+        if any(t.surname == "KOWALSKI" for t in manifest.travellers):
+            raise RuntimeError("screening failed")
+        return []
+
+
+async def test_requests_taken_together_fail_only_where_the_fault_is(tmp_path: Path, database_url: str) -> None:
+    """HTTP requests arriving together are processed as one batch; a record whose processing fails must fail its
+    own request only: the other carrier's request arriving with it is answered as if it had come alone."""
+    import asyncio
+
+    p = await Processor.open(Settings(data_dir=tmp_path, database_url=database_url), screener=_BreaksOnKowalski())
+    try:
+        broken, fine = await asyncio.gather(p.process(CREW, key=b"XXAIRAPI/XX123C", source="https"),
+                                            p.process(PAX, key=b"XXAIRAPI/XX123", source="https"),
+                                            return_exceptions=True)
+        assert isinstance(broken, RuntimeError)
+        assert isinstance(fine, list) and sorted(o.kind for o in fine) == ["acks", "manifests"]
+        assert await p.store.count("manifests") == 1
+    finally:
+        await p.close()
