@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 
+from api_engine.cli.options import add_store_options, store_settings
 from api_engine.settings import Settings
 
 log = logging.getLogger("api_engine.console")
@@ -27,6 +28,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("console", help="serve the web console (alerts, flights, decisions, lists, audit)",
                        description="Serve the border police console. Create accounts first: api-engine users add. "
                                    "Beyond loopback it needs TLS (--certfile/--keyfile) or --insecure-http.")
+    add_store_options(p)
     p.add_argument("--host", default=None, help="bind address (default: API_ENGINE_HTTP_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default: API_ENGINE_HTTP_PORT or 8080)")
     p.add_argument("--certfile", default=None, help="TLS certificate chain (PEM); serves HTTPS with --keyfile")
@@ -59,7 +61,7 @@ async def _check_keyring(settings: Settings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings()
+    settings = store_settings(args)
     host = args.host or settings.http_host
     port = args.port if args.port is not None else settings.http_port
     if bool(args.certfile) != bool(args.keyfile):

@@ -111,3 +111,45 @@ def test_conformance_html_says_where_it_went_with_titles_and_a_relative_profile(
     assert "xx123_lhr-jfk_passengers.edi</a></td><td>1 message, 2 travellers</td>" in page
     assert "xx789_bad_unt_count.edi</a></td><td>CNT 42 says 2 passengers, the message has 1 (and 2 more errors)" \
         in page
+
+
+def test_the_console_takes_the_data_dir_like_the_other_commands(tmp_path: Path) -> None:
+    """`users add --data-dir D` then `console --data-dir D`: the account made there signs in, and the
+    working directory gets no ./data of its own."""
+    import re
+    import time
+
+    import httpx
+
+    from tests.api_engine.console.conftest import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("API_ENGINE_")}
+    data, cwd = tmp_path / "store", tmp_path / "cwd"
+    cwd.mkdir()
+    password = "correct horse battery staple 42"
+    made = subprocess.run([str(CLI), "users", "add", "duty", "--role", "officer", "--password-stdin",
+                           "--data-dir", str(data)], input=password + "\n", capture_output=True, text=True,
+                          timeout=120, env=env, cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    proc = subprocess.Popen([str(CLI), "console", "--data-dir", str(data), "--port", str(port)], env=env, cwd=cwd,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            for _ in range(150):
+                try:
+                    login = client.get("/login")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                    time.sleep(0.2)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+            assert csrf
+            signed_in = client.post("/login", data={"username": "duty", "password": password,
+                                                    "csrf_token": csrf.group(1)})
+            assert signed_in.status_code == 303, signed_in.text
+            assert client.get("/api/alerts").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    assert list(cwd.iterdir()) == []
