@@ -227,6 +227,7 @@ class LiveLists:
                         .returning(rescreen_runs.c.id))).scalar_one()
                 await AuditTrail(self.store).append(
                     actor="service", action="lists.version_installed", subject=f"list:{name}", session=conn,
+                    purpose="list management",
                     details={"list": name, "version": snap.version, "digest": digest,
                              "previous_digest": prev.digest if prev is not None else None, "source": source,
                              "trigger": trigger, "entries": len(snap.fingerprints), "added": counts[0],
