@@ -5,6 +5,10 @@ loaders map their format onto it and keep the source's own identifier in `id`. D
 `PartialDate`s because lists say "1965", "approximately 1958" or "between 1960 and 1962" far more
 often than they give a day. Explanations are data (`FeatureScore`) so that the CLI, the console
 and the tests read the same thing an officer reads.
+Why an entry is listed (programme, the source's reason, listing date) is carried for the officer
+and never scored; those fields are left out of an entry's JSON when the list does not give them, so
+an entry without them serialises byte for byte as before they existed (its fingerprint, and the
+digest of a stored list version, stay the same).
 """
 
 from __future__ import annotations
@@ -72,6 +76,10 @@ class Document(_Model):
     note: str | None = None
 
 
+def _absent(value: object) -> bool:
+    return value is None or value == []
+
+
 class WatchlistEntry(_Model):
     """One listed person, organisation, vessel or travel document."""
 
@@ -84,6 +92,10 @@ class WatchlistEntry(_Model):
     gender: str | None = None  # "M" | "F"
     documents: builtins.list[Document] = Field(default_factory=builtins.list)
     source_ref: str | None = None  # e.g. the UN reference number shared by several lists
+    # Why the entry is listed, in the source's words (read by officers, never scored).
+    programmes: builtins.list[str] = Field(default_factory=builtins.list, exclude_if=_absent)  # regime, programme
+    reason: str | None = Field(default=None, exclude_if=_absent)  # statement of reasons, comments, remarks
+    listed_on: PartialDate | None = Field(default=None, exclude_if=_absent)  # date of designation
 
     @property
     def primary_name(self) -> str:

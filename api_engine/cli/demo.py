@@ -155,9 +155,12 @@ def write_demo_watchlist(directory: Path) -> Path:
     path = directory / "demo-watchlist.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["id", "list", "category", "surname", "given_names", "date_of_birth"])
+        w.writerow(["id", "list", "category", "surname", "given_names", "date_of_birth", "programme", "reason",
+                    "listed_on"])
         for i, (surname, given, dob) in enumerate(DEMO_WATCHLIST, start=1):
-            w.writerow([f"DEMO-{i}", "demo", "individual", surname, given, dob.isoformat()])
+            w.writerow([f"DEMO-{i}", "demo", "individual", surname, given, dob.isoformat(), "demo",
+                        "An invented person, planted by api-engine demo among its generated travellers.",
+                        date.today().isoformat()])
     return path
 
 

@@ -157,6 +157,12 @@ class EntryView(BaseModel):
     source_ref: str | None = Field(default=None, description="the source's own reference (e.g. the UN number)")
     notes: builtins.list[str] = Field(default_factory=builtins.list, description="what the list notes on the "
                                       "entry's documents and names")
+    programmes: builtins.list[str] = Field(default_factory=builtins.list, description="the sanctions programmes or "
+                                           "regimes the entry is listed under; empty when the list gives none")
+    reason: str | None = Field(default=None, description="why the entry is listed, in the list's words (UN comments, "
+                               "OFAC remarks, UK statement of reasons); None when the list gives none")
+    listed_on: str | None = Field(default=None, description="the date of listing or designation (YYYY, YYYY-MM or "
+                                  "YYYY-MM-DD); None when the list gives none")
     list_version: str | None = None
     list_loaded: str | None = Field(default=None, description="when the console loaded this version of the list")
 

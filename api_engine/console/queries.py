@@ -395,7 +395,8 @@ def feature_label(feature: str) -> str:
 
 
 def _entry_view(entry: Any, loaded: Any) -> EntryView:
-    """The entry with what its list says about it; `loaded`: the console's copy of the list (version, loaded)."""
+    """The entry with what its list says about it, why it is listed included; `loaded`: the console's copy of the
+    list (version, loaded)."""
     notes = [f"document {d.number}: {d.note}" for d in entry.documents if getattr(d, "note", None)]
     notes += [f"name {n.name}: {n.quality}" for n in entry.names if getattr(n, "quality", None)]
     return EntryView(list=entry.list, id=entry.id, category=str(entry.category),
@@ -404,6 +405,8 @@ def _entry_view(entry: Any, loaded: Any) -> EntryView:
                      gender=entry.gender,
                      documents=[" ".join(p for p in (d.doc_type, d.number, d.country) if p) for d in entry.documents],
                      source_ref=getattr(entry, "source_ref", None), notes=notes,
+                     programmes=list(getattr(entry, "programmes", None) or []), reason=getattr(entry, "reason", None),
+                     listed_on=str(listed) if (listed := getattr(entry, "listed_on", None)) is not None else None,
                      list_version=getattr(loaded, "version", None),
                      list_loaded=timepoint(loaded.loaded_at, None).text if getattr(loaded, "loaded_at", None) else None)
 

@@ -196,6 +196,13 @@ def clean(value: str | None) -> str | None:
     return value
 
 
+def prose(value: str | None) -> str | None:
+    """A list's narrative (reason, comments) on one line: line breaks and runs of spaces of the source's
+    wrapping become one space; None when nothing is left. Kept as a plain str: the index never holds it."""
+    value = clean(value)
+    return " ".join(value.split()) if value else None
+
+
 def dedupe_names(names: Iterable[NameVariant]) -> list[NameVariant]:
     """Keep the first (strongest) variant of each spelling, ignoring case and spacing."""
     seen: set[str] = set()

@@ -4,7 +4,8 @@ and for traveller files given to the CLI.
 Strategy: both encodings are read into plain dicts and go through one `row_to_entry`, so CSV and
 JSONL accept and reject exactly the same things. Columns: id, list, category, full_name, surname,
 given_names, aliases (| separated), date_of_birth (YYYY, YYYY-MM or YYYY-MM-DD), nationality
-(alpha-3 or alpha-2, | separated), gender, document_number, document_type, document_country.
+(alpha-3 or alpha-2, | separated), gender, document_number, document_type, document_country, and
+optionally why the entry is listed: programme (| separated), reason, listed_on (a date as above).
 A row is rejected (with its line number and the column at fault) rather than guessed at.
 Rows stream: the file is read again on each pass over the entries, and nothing of a row outlives
 its entry but its id (for refusing duplicates, during the pass only).
@@ -22,11 +23,12 @@ from typing import Any
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import make_date
-from watchlists.loaders.common import Entries, LoadResult, clean, dedupe_names
-from watchlists.models import Category, Document, NameVariant, Rejected, ScreeningQuery, WatchlistEntry
+from watchlists.loaders.common import Entries, LoadResult, clean, dedupe_names, prose
+from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, ScreeningQuery, WatchlistEntry
 
 COLUMNS = ("id", "list", "category", "full_name", "surname", "given_names", "aliases", "date_of_birth",
-           "nationality", "gender", "document_number", "document_type", "document_country")
+           "nationality", "gender", "document_number", "document_type", "document_country",
+           "programme", "reason", "listed_on")
 _STRICT_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
@@ -39,6 +41,15 @@ def _country(value: str, column: str) -> str:
     if code is None:
         raise RowError(f"{column} is not an ISO 3166 alpha-2 or alpha-3 code")
     return code
+
+
+def _date(value: str, column: str) -> PartialDate:
+    """YYYY, YYYY-MM or YYYY-MM-DD, each part valid: a date the row does not spell out is refused, not guessed."""
+    m = _STRICT_DATE.match(value)
+    parsed = make_date(int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None) if m else None
+    if parsed is None or (m and ((m[2] and parsed.month is None) or (m[3] and parsed.day is None))):
+        raise RowError(f"{column} is not YYYY, YYYY-MM or YYYY-MM-DD")
+    return parsed
 
 
 def _gender(value: str | None) -> str | None:
@@ -66,13 +77,7 @@ def row_to_entry(row: dict[str, Any], default_list: str) -> WatchlistEntry:
     full = get.get("full_name") or " ".join(p for p in (get.get("given_names"), get.get("surname")) if p)
     names = [NameVariant(name=full, kind="primary")] if full else []
     names += [NameVariant(name=a.strip(), kind="alias") for a in (get.get("aliases") or "").split("|") if a.strip()]
-    dobs = []
-    if dob := get.get("date_of_birth"):
-        m = _STRICT_DATE.match(dob)
-        parsed = make_date(int(m[1]), int(m[2]) if m[2] else None, int(m[3]) if m[3] else None) if m else None
-        if parsed is None or (m and ((m[2] and parsed.month is None) or (m[3] and parsed.day is None))):
-            raise RowError("date_of_birth is not YYYY, YYYY-MM or YYYY-MM-DD")
-        dobs.append(parsed)
+    dobs = [_date(dob, "date_of_birth")] if (dob := get.get("date_of_birth")) else []
     nationalities = [_country(v.strip(), "nationality") for v in (get.get("nationality") or "").split("|") if v.strip()]
     documents = []
     if number := get.get("document_number"):
@@ -83,9 +88,12 @@ def row_to_entry(row: dict[str, Any], default_list: str) -> WatchlistEntry:
         raise RowError("a document entry needs document_number")
     if category is not Category.DOCUMENT and not names:
         raise RowError("full_name or surname/given_names is empty")
+    programmes = dict.fromkeys(p.strip() for p in (get.get("programme") or "").split("|") if p.strip())
+    listed_on = _date(listed, "listed_on") if (listed := get.get("listed_on")) else None
     return WatchlistEntry(id=entry_id, list=get.get("list") or default_list, category=category,
                           names=dedupe_names(names), dates_of_birth=dobs, nationalities=nationalities,
-                          gender=_gender(get.get("gender")), documents=documents)
+                          gender=_gender(get.get("gender")), documents=documents,
+                          programmes=list(programmes), reason=prose(get.get("reason")), listed_on=listed_on)
 
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:

@@ -8,6 +8,9 @@ month year, year, circa, "to" ranges), nationality and citizen, Passport and Nat
 come from alt.csv, joined on ent_num; aliases whose ent_num is not in this sdn.csv (the two files
 have different dates) are reported as rejected rows, not silently dropped. Person names are
 written "LAST, First Middle" and are turned to natural order.
+Program holds the sanctions programmes ("SDGT] [IFSR": two tags); the Remarks items no regex read
+(place of birth, "Linked To: ...", secondary sanctions notes, titles) are the entry's reason, in
+OFAC's words. The legacy CSV has no designation date, so `listed_on` stays empty.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import parse_date
-from watchlists.loaders.common import LoadResult, clean, dedupe_names
+from watchlists.loaders.common import LoadResult, clean, dedupe_names, prose
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "OFAC-SDN"
@@ -53,8 +56,14 @@ def _dob(text: str) -> PartialDate | None:
     return parse_date(text)
 
 
+def programmes(program: str | None) -> list[str]:
+    """'SDGT] [IFSR' -> ['SDGT', 'IFSR']: the CSV joins several programme tags with '] ['."""
+    tags = (t.strip(" []") for t in (program or "").split("] ["))
+    return list(dict.fromkeys(t for t in tags if t))
+
+
 def parse_remarks(remarks: str, category: Category) -> dict[str, list[object]]:
-    """The structured facts OFAC keeps in Remarks, keyed by kind."""
+    """The structured facts OFAC keeps in Remarks, keyed by kind; "remark" holds the items read as none."""
     found: dict[str, list[object]] = defaultdict(list)
     for raw in remarks.split(";"):
         item = raw.strip().rstrip(".").strip()
@@ -72,6 +81,8 @@ def parse_remarks(remarks: str, category: Category) -> dict[str, list[object]]:
         elif m := _AKA.match(item):
             found["alias"].append(NameVariant(name=natural_order(m[2], category), kind="weak_alias",
                                               quality=m[1].lower()))
+        else:
+            found["remark"].append(item)
     return found
 
 
@@ -109,12 +120,14 @@ def _ofac_items(path: Path, alt_path: Path | None) -> Iterator[WatchlistEntry | 
         names += [a.model_copy(update={"name": natural_order(a.name, category)}) for a in aliases.pop(ent_num, [])]
         names += [n for n in facts["alias"] if isinstance(n, NameVariant)]
         gender = [g for g in facts["gender"] if isinstance(g, str)]
+        remarks = [r for r in facts["remark"] if isinstance(r, str)]
         yield WatchlistEntry(
             id=ent_num, list=LIST_NAME, category=category, names=dedupe_names(names),
             dates_of_birth=list(dict.fromkeys(d for d in facts["dob"] if isinstance(d, PartialDate))),
             nationalities=list(dict.fromkeys(c for c in facts["nationality"] if isinstance(c, str))),
             gender=gender[0] if gender else None,
             documents=[d for d in facts["document"] if isinstance(d, Document)],
+            programmes=programmes(clean(row[3])), reason=prose("; ".join(remarks)),
         )
     for ent_num in aliases:
         yield Rejected(where=f"{alt_path.name if alt_path else 'alt'}:{alias_rows[ent_num]}",

@@ -5,6 +5,11 @@ countries by `unique_id`. The tables repeat rows heavily (10,573 passport rows h
 numbers), so every attachment is deduplicated on its natural key. Names keep the UK alias
 strength (low_quality_aka is weak). The UN reference number, when present, goes to `source_ref`
 so a hit on both UN and UK entries can be recognised as one person.
+Why a subject is listed: `date_designated` (DD/MM/YYYY) is the listing date. The derived tables
+have no regime column and no statement of reasons; a `regime_name` (or `regime`),
+`statement_of_reasons` and `other_information` column of subjects.csv is read when present, else
+the regime is the one the UK list's own unique ID names in its three-letter prefix (RUS0001:
+Russia), and the reason stays empty (the hit page says the list does not give it).
 """
 
 from __future__ import annotations
@@ -16,14 +21,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from watchlists.countries import to_alpha2
-from watchlists.dates import make_date
-from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names
+from watchlists.dates import make_date, parse_date
+from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names, prose
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "UK"
 FILES = ("subjects.csv", "subject_names.csv", "subject_dobs.csv", "subject_identifiers.csv",
          "subject_countries.csv")
 _TYPES = {"individual": Category.INDIVIDUAL, "entity": Category.ENTITY, "ship": Category.VESSEL}
+# The regime a UK Sanctions List unique ID names in its prefix, in the list's own words.
+REGIMES = {
+    "AFG": "Afghanistan", "AQD": "ISIL (Da'esh) and Al-Qaida", "BEL": "Belarus", "BIH": "Bosnia and Herzegovina",
+    "CAF": "Central African Republic", "CHW": "Chemical Weapons", "CTD": "Counter-Terrorism (Domestic)",
+    "CTI": "Counter-Terrorism (International)", "CYB": "Cyber", "DPR": "Democratic People's Republic of Korea",
+    "DRC": "Democratic Republic of the Congo", "GAC": "Global Anti-Corruption", "GHR": "Global Human Rights",
+    "GIM": "Global Irregular Migration and Trafficking in Persons", "GUB": "Guinea-Bissau",
+    "GUC": "Republic of Guinea", "HAI": "Haiti", "INU": "Iran (Nuclear)", "IRN": "Iran", "IRQ": "Iraq",
+    "LIB": "Libya", "MAL": "Mali", "MYA": "Myanmar", "NIC": "Nicaragua", "RUS": "Russia", "SOM": "Somalia",
+    "SSU": "South Sudan", "SUD": "Sudan", "SYR": "Syria", "VEN": "Venezuela", "YEM": "Yemen",
+}
 _DOC_COUNTRY = re.compile(r"^\s*([A-Za-z ,'()\-]+?)\s+(?:passport|national|identity|id)\b", re.IGNORECASE)
 
 
@@ -41,6 +57,19 @@ def _rows(path: Path) -> Iterator[dict[str, str]]:
 def _int(value: str | None) -> int | None:
     value = clean(value)
     return int(value) if value and value.isdigit() else None
+
+
+def _regime(row: dict[str, str], uid: str) -> list[str]:
+    named = clean(row.get("regime_name")) or clean(row.get("regime"))
+    if named:
+        return [named]
+    prefix = re.match(r"[A-Z]{3}(?=\d)", uid)
+    return [REGIMES[prefix[0]]] if prefix and prefix[0] in REGIMES else []
+
+
+def _reason(row: dict[str, str]) -> str | None:
+    parts = [prose(row.get(c)) for c in ("statement_of_reasons", "other_information")]
+    return " ".join(p for p in parts if p) or None
 
 
 def _uk_items(folder: Path) -> Iterator[WatchlistEntry | Rejected]:
@@ -94,6 +123,7 @@ def _uk_items(folder: Path) -> Iterator[WatchlistEntry | Rejected]:
             id=uid, list=LIST_NAME, category=category, names=dedupe_names(variants),
             dates_of_birth=dobs.get(uid, []), nationalities=nationalities.get(uid, []),
             documents=list(documents.get(uid, {}).values()), source_ref=clean(row.get("un_reference_number")),
+            programmes=_regime(row, uid), reason=_reason(row), listed_on=parse_date(clean(row.get("date_designated"))),
         )
 
 

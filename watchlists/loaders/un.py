@@ -7,25 +7,46 @@ matching is order-free).
 Aliases keep the UN QUALITY: "Low" becomes a weak alias that scores a little lower. Dates of birth
 keep their precision: DATE, YEAR, APPROXIMATELY (widened by a year), BETWEEN FROM_YEAR/TO_YEAR.
 Nationalities are country names in the file and become ISO alpha-2.
+Why a record is listed comes with it: UN_LIST_TYPE is the sanctions regime (its committee's short
+name; the abbreviations are spelt out, keeping the code), LISTED_ON the date of listing (the time
+zone a few carry is dropped: the day is the one written) and COMMENTS1 the Committee's narrative
+(the line breaks of its wrapping removed).
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
 from watchlists.countries import to_alpha2
 from watchlists.dates import make_date, parse_date
-from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names
+from watchlists.loaders.common import LoadError, LoadResult, clean, dedupe_names, prose
 from watchlists.models import Category, Document, NameVariant, PartialDate, Rejected, WatchlistEntry
 
 LIST_NAME = "UN"
+# UN_LIST_TYPE values that are abbreviations; the others (Al-Qaida, Taliban, Iraq, ...) read as they are.
+REGIMES = {"DRC": "Democratic Republic of the Congo", "CAR": "Central African Republic", "GB": "Guinea-Bissau",
+           "DPRK": "Democratic People's Republic of Korea", "SouthSudan": "South Sudan"}
+
+
+def regime(list_type: str | None) -> list[str]:
+    """The sanctions regime of a UN record, as an officer reads it ("Guinea-Bissau (GB)", "Al-Qaida")."""
+    if not list_type:
+        return []
+    name = REGIMES.get(list_type)
+    return [f"{name} ({list_type})" if name else list_type]
 
 
 def _text(node: ET.Element, tag: str) -> str | None:
     child = node.find(tag)
     return clean(child.text) if child is not None else None
+
+
+def _listed_on(text: str | None) -> PartialDate | None:
+    """LISTED_ON is an xs:date, a few with a time zone ("2015-07-01-04:00"): the day as written."""
+    return parse_date(re.sub(r"(?:Z|[+-]\d{2}:\d{2})$", "", text)) if text else None
 
 
 def _dates(node: ET.Element) -> list[PartialDate]:
@@ -119,6 +140,8 @@ def _records(events: Iterator[tuple[str, ET.Element]]) -> Iterator[WatchlistEntr
                 nationalities=list(dict.fromkeys(nationalities)),
                 gender="M" if gender == "male" else "F" if gender == "female" else None,
                 documents=_documents(node), source_ref=ref,
+                programmes=regime(_text(node, "UN_LIST_TYPE")), reason=prose(_text(node, "COMMENTS1")),
+                listed_on=_listed_on(_text(node, "LISTED_ON")),
             )
         node.clear()
 

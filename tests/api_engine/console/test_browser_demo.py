@@ -121,6 +121,9 @@ def test_after_the_demo_the_officer_sees_the_flights_arriving_and_the_planted_al
     page.locator("#queue a.main").first.click()
     page.wait_for_url(re.compile(r".*/hits/\d+"))
     assert "Why it matched, feature by feature" in page.inner_text("main")
+    # The list entry says why the person is listed: here, that the demo invented and planted them.
+    assert page.inner_text("#entry-programmes") == "demo"
+    assert "planted by api-engine demo" in page.inner_text("#entry-reason")
     _shot(page, "demo-hit")
 
 
