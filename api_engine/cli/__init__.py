@@ -25,6 +25,7 @@ _SUBCOMMANDS = (
     "api_engine.cli.lists",
     "api_engine.cli.carriers",
     "api_engine.cli.rules",
+    "api_engine.cli.backup",
 )
 
 
