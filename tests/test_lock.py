@@ -3,9 +3,10 @@
 Strategy: the README's first command and `.ci/run` install `requirements.lock` with `--no-deps`, so
 nothing outside the lock is ever resolved. That is only safe if the lock names every distribution
 the project needs (a gap would surface as an ImportError on a user's machine, not here), if each pin
-satisfies `pyproject.toml`, and if each carries a hash. The last test checks that the environment
-running the suite is the locked one: a CI run that installed something else fails instead of
-passing on versions nobody reviewed.
+satisfies `pyproject.toml`, and if each carries a hash. The production lock (no test or bench tools)
+must be the same pins and hashes as the tested one, closed over the service's own dependencies. The
+last test checks that the environment running the suite is the locked one: a CI run that installed
+something else fails instead of passing on versions nobody reviewed.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements.lock"
+PROD_LOCK = ROOT / "requirements-prod.lock"  # the service alone, for production hosts (docs/operations.md)
 UV_LOCK = ROOT / "requirements-uv.txt"
 EXTRAS = ("test", "bench")  # what the README's install takes
 
@@ -43,26 +46,26 @@ def _applies(req: Requirement, extra: str = "") -> bool:
     return req.marker is None or req.marker.evaluate({**default_environment(), "extra": extra})
 
 
-def _locked() -> dict[str, str]:
+def _locked(path: Path = LOCK) -> dict[str, str]:
     """Name → pinned version for this interpreter (the lock is universal: some pins fork by version)."""
     pins: dict[str, str] = {}
-    for req, _ in _entries(LOCK):
+    for req, _ in _entries(path):
         if _applies(req):
             (spec,) = req.specifier
             pins[canonicalize_name(req.name)] = spec.version
     return pins
 
 
-def _project_requirements() -> list[Requirement]:
+def _project_requirements(extras: tuple[str, ...] = EXTRAS) -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     names: Iterable[str] = project["dependencies"]
-    for extra in EXTRAS:
+    for extra in extras:
         names = [*names, *project["optional-dependencies"][extra]]
     return [Requirement(r) for r in names]
 
 
 def test_every_entry_is_pinned_with_hashes() -> None:
-    for path in (LOCK, UV_LOCK):
+    for path in (LOCK, PROD_LOCK, UV_LOCK):
         entries = _entries(path)
         assert entries, path
         for req, hashes in entries:
@@ -83,10 +86,11 @@ def test_the_lock_satisfies_pyproject() -> None:
             f"requirements.lock pins {req.name}=={pins[name]}, outside pyproject's {req.specifier}"
 
 
-def test_the_lock_is_closed() -> None:
+@pytest.mark.parametrize(("lock", "extras"), [(LOCK, EXTRAS), (PROD_LOCK, ())], ids=["tested", "production"])
+def test_the_lock_is_closed(lock: Path, extras: tuple[str, ...]) -> None:
     """Every requirement of every locked distribution (with the extras asked for) is locked too."""
-    pins = _locked()
-    todo = [r for r in _project_requirements() if _applies(r)]
+    pins = _locked(lock)
+    todo = [r for r in _project_requirements(extras) if _applies(r)]
     seen: set[tuple[str, str]] = set()
     while todo:
         req = todo.pop()
@@ -100,6 +104,12 @@ def test_the_lock_is_closed() -> None:
                 sub = Requirement(dep)
                 if _applies(sub, extra):
                     todo.append(sub)
+
+
+def test_production_installs_the_tested_pins_and_hashes() -> None:
+    tested = {str(req): sorted(hashes) for req, hashes in _entries(LOCK)}
+    for req, hashes in _entries(PROD_LOCK):
+        assert tested.get(str(req)) == sorted(hashes), f"requirements-prod.lock: {req} differs from requirements.lock"
 
 
 def test_the_suite_runs_on_the_locked_versions() -> None:
