@@ -8,6 +8,9 @@ without a migration fails here.
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -90,3 +93,60 @@ async def test_writers_of_two_stores_on_one_file_take_turns(database_url: str) -
         await second.close()
     if database_url.startswith("sqlite"):
         assert order == ["a in", "a out", "b in", "b out"]
+
+
+_BUSY_WRITER = """
+import asyncio, sys, time
+from sqlalchemy import text
+from api_engine.store import Store
+
+async def main() -> None:
+    store = await Store.open(sys.argv[1], run_migrations=False)
+    print("writing", flush=True)
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:  # a worker with records queued: asks again the moment it commits
+        async with store.transaction() as conn:
+            await conn.execute(text("UPDATE busy SET n = n + 1"))
+            time.sleep(0.002)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_writers_in_other_processes_that_never_pause_do_not_starve_this_one(tmp_path: Path) -> None:
+    """Two serve workers with records queued take the write lock again the moment they commit. An
+    officer's decision, a backup's audit entry or `users add` in another process must still get its
+    turn within a few of their transactions, not wait for as long as they stay busy."""
+    from sqlalchemy import text
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    store = await Store.open(url)
+    async with store.transaction() as conn:
+        await conn.execute(text("CREATE TABLE busy (n INTEGER)"))
+        await conn.execute(text("INSERT INTO busy VALUES (0)"))
+    busy = await asyncio.create_subprocess_exec(sys.executable, "-c", _BUSY_WRITER, url, "12",
+                                                stdout=asyncio.subprocess.PIPE)
+    busy2 = await asyncio.create_subprocess_exec(sys.executable, "-c", _BUSY_WRITER, url, "12",
+                                                 stdout=asyncio.subprocess.PIPE)
+    try:
+        assert busy.stdout is not None
+        assert (await busy.stdout.readline()).strip() == b"writing"
+        assert busy2.stdout is not None and (await busy2.stdout.readline()).strip() == b"writing"
+        await asyncio.sleep(0.5)
+        waits = []
+        for _ in range(20):
+            asked = time.monotonic()
+            async with store.transaction() as conn:
+                waits.append(time.monotonic() - asked)
+                await conn.execute(text("UPDATE busy SET n = n - 1"))
+        assert busy.returncode is None and busy2.returncode is None, "a busy writer stopped before the test ended"
+        assert max(waits) < 2.0, [round(w, 3) for w in waits]
+        async with store.transaction() as conn:
+            assert (await conn.execute(text("SELECT n FROM busy"))).scalar_one() > 100  # they did keep writing
+    finally:
+        for proc in (busy, busy2):
+            if proc.returncode is None:
+                proc.kill()
+            await proc.wait()
+        await store.close()
