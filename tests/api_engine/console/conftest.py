@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
 import threading
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import playwright.sync_api as sync_api
 import pytest
 
 from api_engine.console import ConsoleConfig, create_app
@@ -29,6 +31,7 @@ from api_engine.service.processor import Processor
 from api_engine.settings import Settings
 from api_engine.store import Store
 
+CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 ROLES = ("officer", "supervisor", "auditor", "admin")
 # Planted travellers: on the national list (tests search the logs for these names).
@@ -196,3 +199,16 @@ def accounts_env(tmp_path: Path) -> ConsoleEnv:
 
     env.run(accounts)
     return env
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    """Debian's Chromium launched by path (never `playwright install`), one per test module."""
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield b
+        finally:
+            b.close()

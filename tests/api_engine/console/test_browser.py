@@ -10,31 +10,14 @@ Never `playwright install`: the system Chromium is launched by path.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import playwright.sync_api as sync_api
-import pytest
+from .conftest import CHROMIUM, PASSWORD, PLANTED, ROLES, RunningConsole, bystander, paxlst
 
-from .conftest import PASSWORD, PLANTED, ROLES, RunningConsole, bystander, paxlst
-
-CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 
 # .ci/run installs Debian's chromium and the test extra brings playwright: a missing one fails loudly.
 assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _page(browser: object, base: str) -> object:

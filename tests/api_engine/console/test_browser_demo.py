@@ -27,7 +27,7 @@ import pytest
 from api_engine.cli.demo import DEMO_WATCHLIST
 
 from .conftest import free_port
-from .test_browser import CHROMIUM, _shot
+from .test_browser import _shot
 
 CLI = Path(sys.executable).parent / "api-engine"
 AUDITOR_PASSWORD = "quiet ledger of the harbour 7"
@@ -71,17 +71,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     finally:
         console.terminate()
         console.wait(20)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _signed_in(browser: sync_api.Browser, url: str, name: str, password: str) -> sync_api.Page:
