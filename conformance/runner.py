@@ -16,7 +16,9 @@ docs/schemas/), never this project's internals, so any system speaking them can 
 3. Events are correlated by content, not by timing: acknowledgements, dead letters and manifests
    carry `interchange.content_hash` (sha256 of the bytes we sent); alerts carry the
    `manifest_uid` of their manifest. A case is settled once the number of events it expects has
-   arrived; after the last case settles (or the timeout) a short grace period catches extras.
+   arrived; after the last case settles (or the timeout) a short grace period catches extras. A
+   case whose inputs are all acknowledged waits at most `after_ack_s` more for the rest: a system
+   that never sends an expected dead letter or alert fails in seconds, not at the run's timeout.
 4. Each case is compared on what a black box can show: acceptance per input and the CONTRL 0085
    codes (read with the project's CONTRL reader), duplicates, dead letters and their rules,
    announced manifests with their travellers, assembly errors and the ENV-REF-REUSED flag, and
@@ -66,6 +68,7 @@ class _Sent:
     batches: list[list[bytes]] = field(default_factory=list)  # the inputs, split before each duplicate
     produced: int = 0  # batches produced so far
     started: float = 0.0
+    acked_at: float | None = None  # when every input had its acknowledgement
 
     def batch_key(self, n: int) -> bytes:
         return self.key if n == 0 else self.key + f"/{n + 1}".encode()
@@ -198,9 +201,16 @@ async def _produce_next(producer: Any, topic: str, s: _Sent) -> None:
     s.produced += 1
 
 
+def _done(s: _Sent, seen: _Seen, now: float, after_ack_s: float) -> bool:
+    """Settled, or acknowledged long enough ago that what is still missing is not coming."""
+    if s.acked_at is None and not s.waiting and _acknowledged(s.hashes, seen):
+        s.acked_at = now
+    return _settled(s, seen) or (s.acked_at is not None and now - s.acked_at >= after_ack_s)
+
+
 async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", timeout_s: float = 60.0,
                     topics: Topics = Topics(), run_tag: str | None = None,
-                    case_ids: Sequence[str] | None = None) -> Report:
+                    case_ids: Sequence[str] | None = None, after_ack_s: float = 10.0) -> Report:
     """Produce every case of `suite` that has an expectation for `profile`, and judge the answers."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
     from aiokafka.structs import TopicPartition  # type: ignore[import-untyped]
@@ -208,7 +218,7 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
     tag = run_tag or secrets.token_hex(3).upper()
     report = Report(kind="run", title=f"suite {suite.name} against {bootstrap}", profile=profile,
                     meta={"suite": suite.name, "bootstrap": bootstrap, "run_tag": tag, "timeout_s": timeout_s,
-                          "inbound": topics.inbound})
+                          "after_ack_s": after_ack_s, "inbound": topics.inbound})
     sent: list[_Sent] = []
     skipped: list[CaseResult] = []
     for n, case in enumerate(suite.cases):
@@ -262,7 +272,8 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
             for s in sent:  # a duplicate goes out once everything before it is acknowledged
                 if s.waiting and _acknowledged(s.produced_hashes(), seen):
                     await _produce_next(producer, topics.inbound, s)
-            if all(_settled(s, seen) for s in sent):
+            now = time.monotonic()
+            if all([_done(s, seen, now, after_ack_s) for s in sent]):  # a list: every case's clock is kept
                 settled_at = settled_at or time.monotonic()
                 if time.monotonic() - settled_at >= GRACE_S:
                     break
@@ -272,8 +283,9 @@ async def run_suite(bootstrap: str, suite: Suite, *, profile: str = "baseline", 
     for s in sent:
         lines = judge(s, seen)
         if not _settled(s, seen):
-            lines.insert(0, Line(rule="timeout", severity="error",
-                                 message=f"not all expected events arrived within {timeout_s:g} s"))
+            lines.insert(0, Line(rule="timeout", severity="error", message=(
+                f"not all expected events arrived within {after_ack_s:g} s of the acknowledgements"
+                if s.acked_at is not None else f"not all expected events arrived within {timeout_s:g} s")))
         report.cases.append(CaseResult(name=s.case.id, title=s.case.title, passed=not lines, lines=lines,
                                        details={"inputs": len(s.hashes)}))
     report.cases.extend(skipped)

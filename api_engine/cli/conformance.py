@@ -53,6 +53,8 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--profile", default="baseline",
                    help="profile the system under test runs: selects each case's expectation (default: baseline)")
     r.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds to wait for answers")
+    r.add_argument("--after-ack", type=float, default=10.0, metavar="S",
+                   help="seconds a case whose inputs are acknowledged waits for its other events (default 10)")
     r.add_argument("--case", action="append", default=None, metavar="ID", help="run only this case (repeatable)")
     r.add_argument("--run-tag", default=None, help="tag appended to UNB senders (default: random)")
     for name, default in (("inbound", "api.inbound"), ("acks", "api.acks"), ("alerts", "border.alerts"),
@@ -194,13 +196,14 @@ def run_run(args: argparse.Namespace) -> int:
         suite = load_suite(args.suite or DEFAULT_SUITE)
     except SuiteError as exc:
         return _usage(str(exc))
-    if args.timeout <= 0:
-        return _usage("--timeout must be positive")
+    if args.timeout <= 0 or args.after_ack <= 0:
+        return _usage("--timeout and --after-ack must be positive")
     topics = Topics(inbound=args.topic_inbound, acks=args.topic_acks, alerts=args.topic_alerts,
                     manifests=args.topic_manifests, dlq=args.topic_dlq)
     try:
         report = asyncio.run(run_suite(args.bootstrap, suite, profile=args.profile, timeout_s=args.timeout,
-                                       topics=topics, run_tag=args.run_tag, case_ids=args.case))
+                                       topics=topics, run_tag=args.run_tag, case_ids=args.case,
+                                       after_ack_s=args.after_ack))
     except Exception as exc:  # a broker we cannot reach is the caller's setup problem, not a verdict
         return _usage(f"cannot run against {args.bootstrap}: {type(exc).__name__}: {exc}")
     return _emit(report, args)
