@@ -127,22 +127,28 @@ def _in_thread(make: object) -> object:
     return out[0]
 
 
-@pytest.fixture
-def console_env(tmp_path: Path) -> ConsoleEnv:
-    """A store with one flight (XX100) carrying the second planted traveller, and an account per role."""
+def flight_env(tmp_path: Path, database_url: str, users: dict[str, str] | None = None) -> ConsoleEnv:
+    """A store with one flight (XX100) carrying the second planted traveller (a hit on the national list),
+    and the accounts `users` (name → role; default one per role, named after it)."""
     lists = tmp_path / "NATIONAL.csv"
     lists.write_text(NATIONAL_CSV, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
-                        watchlists=[str(lists)], profile="baseline")
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, watchlists=[str(lists)],
+                        profile="baseline")
     env = ConsoleEnv(settings=settings, tmp=tmp_path)
     env.process(paxlst("XX100", [bystander(1), SECOND, bystander(2)]))
 
     async def accounts(store: Store) -> None:
-        for role in ROLES:
-            await add_user(store, role, role, PASSWORD)
+        for name, role in (users or {role: role for role in ROLES}).items():
+            await add_user(store, name, role, PASSWORD)
 
     env.run(accounts)
     return env
+
+
+@pytest.fixture
+def console_env(tmp_path: Path) -> ConsoleEnv:
+    """`flight_env` on a SQLite file."""
+    return flight_env(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
 
 
 def free_port() -> int:

@@ -26,13 +26,19 @@ from fastapi.testclient import TestClient
 
 from api_engine.cli import main
 from api_engine.console import create_app
-from api_engine.console.users import add_user
 from api_engine.protection.crypto import keyring_from_settings
 from api_engine.protection.retention import load_policy, run_retention
-from api_engine.settings import Settings
 from api_engine.store import Store
 
-from .conftest import NATIONAL_CSV, PASSWORD, PLANTED, ROLES, SECOND, ConsoleEnv, RunningConsole, bystander, paxlst
+from .conftest import (
+    PLANTED,
+    SECOND,
+    ConsoleEnv,
+    RunningConsole,
+    bystander,
+    flight_env,
+    paxlst,
+)
 from .test_browser import CHROMIUM, _page, _sign_in
 from .test_security import sign_in
 
@@ -40,19 +46,7 @@ from .test_security import sign_in
 @pytest.fixture
 def env(tmp_path: Path, database_url: str) -> ConsoleEnv:
     """Flight XX100 carrying the second planted traveller (a hit), an account per role; SQLite or PostgreSQL."""
-    lists = tmp_path / "NATIONAL.csv"
-    lists.write_text(NATIONAL_CSV, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, watchlists=[str(lists)],
-                        profile="baseline")
-    e = ConsoleEnv(settings=settings, tmp=tmp_path)
-    e.process(paxlst("XX100", [bystander(1), SECOND, bystander(2)]))
-
-    async def accounts(store: Store) -> None:
-        for role in ROLES:
-            await add_user(store, role, role, PASSWORD)
-
-    e.run(accounts)
-    return e
+    return flight_env(tmp_path, database_url)
 
 
 @pytest.fixture

@@ -20,11 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api_engine.console import create_app
-from api_engine.console.users import add_user
-from api_engine.settings import Settings
-from api_engine.store import Store
 
-from .conftest import NATIONAL_CSV, PASSWORD, ROLES, SECOND, ConsoleEnv, bystander, paxlst
+from .conftest import ROLES, SECOND, ConsoleEnv, bystander, flight_env, paxlst
 from .test_security import sign_in
 
 SUPERVISORS = ("supervisor", "supervisor2", "supervisor3")
@@ -33,19 +30,8 @@ SUPERVISORS = ("supervisor", "supervisor2", "supervisor3")
 @pytest.fixture
 def env(tmp_path: Path, database_url: str) -> ConsoleEnv:
     """Flight XX100 carrying the planted traveller (a high-severity hit), on SQLite or PostgreSQL."""
-    lists = tmp_path / "NATIONAL.csv"
-    lists.write_text(NATIONAL_CSV, encoding="utf-8")
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, watchlists=[str(lists)],
-                        profile="baseline")
-    e = ConsoleEnv(settings=settings, tmp=tmp_path)
-    e.process(paxlst("XX100", [bystander(1), SECOND, bystander(2)]))
-
-    async def accounts(store: Store) -> None:
-        for name in (*ROLES, *SUPERVISORS[1:]):
-            await add_user(store, name, "supervisor" if name.startswith("supervisor") else name, PASSWORD)
-
-    e.run(accounts)
-    return e
+    return flight_env(tmp_path, database_url, {**{role: role for role in ROLES},
+                                               **{name: "supervisor" for name in SUPERVISORS}})
 
 
 class Person:
